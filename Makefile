@@ -1,0 +1,52 @@
+# Tally — `make run` serves the demo, `make test` runs the whole suite.
+# The interpreter: python3.13 (selected by .python-version under pyenv), else
+# python3.12, else python3; whichever it is must really run and be >= 3.12.
+PYTHON ?= $(shell for p in python3.13 python3.12 python3; do \
+	if $$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1; then echo $$p; break; fi; done)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test test-postgres lint bench setup check-python clean
+
+check-python:
+	@if [ -z "$(PYTHON)" ]; then \
+		echo "Tally needs Python 3.12 or newer (Django 6)." >&2; \
+		echo "None of python3.13, python3.12, python3 on PATH runs and is >= 3.12." >&2; \
+		echo "Install one (for pyenv: 'pyenv install 3.13'; .python-version selects it), or run 'make PYTHON=/path/to/python3.13 ...'." >&2; \
+		exit 1; \
+	fi
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 12), sys.version' 2>/dev/null || { \
+		echo "$(PYTHON) does not run or is older than 3.12; Tally needs Python >= 3.12." >&2; exit 1; }
+
+$(STAMP): pyproject.toml constraints.txt | check-python
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip>=25.1"
+	$(BIN)/python -m pip install --quiet -c constraints.txt --group dev
+	@touch $(STAMP)
+
+setup: $(STAMP)
+
+run: setup
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py seed_guide
+	$(BIN)/python manage.py ensure_admin
+	$(BIN)/python manage.py runserver 127.0.0.1:8000
+
+test: setup
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The suite against PostgreSQL; DATABASE_URL defaults to the local server.
+test-postgres: setup
+	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/tally} $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy .
+
+bench: setup
+	$(BIN)/python bench/invoice.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,20 @@
+from __future__ import annotations
+
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from django.views.generic import RedirectView
+
+urlpatterns = [
+    path("", RedirectView.as_view(pattern_name="customers:list"), name="home"),
+    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("admin/", admin.site.urls),
+    # /meters/...
+    path("meters/", include("meters.urls")),
+    # /pricing/...
+    path("pricing/", include("pricing.urls")),
+    # /customers/... (invoices hang off a customer)
+    path("customers/", include("customers.urls")),
+    path("customers/", include("invoices.urls")),
+]

@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import F, Q
+from django.urls import reverse
+
+from pricing.models import Plan
+
+
+class Customer(models.Model):
+    name = models.CharField("customer name", max_length=200)
+    customer_id = models.CharField(
+        "customer ID",
+        max_length=255,
+        unique=True,
+        help_text="Your own ID for this customer; usage events send it as customerId.",
+    )
+    email = models.EmailField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(customer_id=""), name="customers_customer_id_not_empty"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.customer_id})"
+
+    def get_absolute_url(self) -> str:
+        return reverse("customers:detail", args=[self.pk])
+
+
+class PlanAssignment(models.Model):
+    """A customer is on a plan from `start_at` until `end_at` (open-ended when null).
+
+    Invariant, enforced by the database (see migration 0002): one customer's
+    assignments never overlap.
+    """
+
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="assignments")
+    plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="assignments")
+    start_at = models.DateTimeField("start date")
+    end_at = models.DateTimeField("end date", null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-start_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(end_at__isnull=True) | Q(end_at__gt=F("start_at")),
+                name="customers_planassignment_ends_after_start",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer} on {self.plan} from {self.start_at:%Y-%m-%d}"

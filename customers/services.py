@@ -1,0 +1,66 @@
+"""Writes for customers and plan assignments. Atomic and keyword-only."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+
+from customers.models import Customer, PlanAssignment
+from pricing.models import Plan
+
+
+@transaction.atomic
+def customer_create(*, name: str, customer_id: str, email: str = "") -> Customer:
+    customer = Customer(name=name, customer_id=customer_id, email=email)
+    customer.full_clean()
+    customer.save()
+    return customer
+
+
+def overlapping_assignments(
+    customer: Customer, start_at: datetime, end_at: datetime | None
+) -> list[PlanAssignment]:
+    """Assignments of `customer` that share any instant with [start_at, end_at)."""
+    overlap = Q(end_at__isnull=True) | Q(end_at__gt=start_at)
+    if end_at is not None:
+        overlap &= Q(start_at__lt=end_at)
+    return list(customer.assignments.filter(overlap).select_related("plan"))
+
+
+def plan_assign(
+    *, customer: Customer, plan: Plan, start_at: datetime, end_at: datetime | None = None
+) -> PlanAssignment:
+    """Put the customer on a plan. Refuses an overlap with an existing
+    assignment; the database constraint backs this against races."""
+    if end_at is not None and end_at <= start_at:
+        raise ValidationError({"end_at": "The end date must be after the start date."})
+    clash = overlapping_assignments(customer, start_at, end_at)
+    if clash:
+        raise ValidationError({"start_at": _overlap_message(clash[0])})
+    try:
+        with transaction.atomic():
+            return PlanAssignment.objects.create(
+                customer=customer, plan=plan, start_at=start_at, end_at=end_at
+            )
+    except IntegrityError as exc:
+        raise ValidationError({"start_at": "This overlaps another assignment."}) from exc
+
+
+@transaction.atomic
+def assignment_end(*, assignment: PlanAssignment, end_at: datetime) -> PlanAssignment:
+    if end_at <= assignment.start_at:
+        raise ValidationError({"end_at": "The end date must be after the start date."})
+    assignment.end_at = end_at
+    assignment.save(update_fields=["end_at"])
+    return assignment
+
+
+def _overlap_message(other: PlanAssignment) -> str:
+    until = f"until {other.end_at:%Y-%m-%d %H:%M}" if other.end_at else "with no end date"
+    return (
+        f"This overlaps the assignment to {other.plan.name} from "
+        f"{other.start_at:%Y-%m-%d %H:%M} {until}. End that one first."
+    )

@@ -1,0 +1,230 @@
+"""Assembling an invoice: the database gives grouped usage, pricing.rating
+prices it. The page, the PDF and the API all call `build_invoice`, so they
+can never disagree.
+
+How an event becomes an invoice line:
+1. `customer_periods` finds the billing period from the customer's assignment.
+2. For each rate of the plan, one grouped query (meters.selectors.usage_partials)
+   aggregates the customer's events in the period per dimension key.
+3. `project_usage` regroups them onto the rate's pricing dimensions and
+   `rate_usage` prices each group (exact amount, then one rounding per line).
+4. Usage no rate prices becomes an "unpriced" entry with its reason.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db.models import Q
+
+from customers.models import Customer, PlanAssignment
+from meters.models import Meter, UsageEvent
+from meters.selectors import customer_meter_ids, meter_events, usage_partials
+from pricing.models import Rate
+from pricing.periods import BillingPeriod, Period, boundary, period_index
+from pricing.rating import (
+    Aggregation,
+    CellPrice,
+    PricedLine,
+    RateSpec,
+    UnpricedUsage,
+    invoice_total,
+    project_usage,
+    rate_usage,
+)
+
+ZERO = Decimal(0)
+MAX_PERIODS = 36  # how far back the period picker reaches
+
+
+def billing_tz() -> ZoneInfo:
+    return ZoneInfo(settings.BILLING_TIME_ZONE)
+
+
+@dataclass(frozen=True)
+class PeriodRef:
+    assignment: PlanAssignment
+    index: int
+    period: BillingPeriod
+    is_current: bool
+
+    @property
+    def usage_end(self) -> datetime:
+        """The period's end, cut short where the assignment ends inside it."""
+        end = self.assignment.end_at
+        return min(self.period.end, end) if end else self.period.end
+
+
+@dataclass(frozen=True)
+class InvoiceSection:
+    meter_label: str
+    rate_model: str
+    lines: list[PricedLine]
+    subtotal: Decimal
+
+
+@dataclass(frozen=True)
+class SimpleLine:
+    description: str
+    quantity: Decimal
+    unit_price: Decimal | None
+    amount: Decimal
+
+
+@dataclass(frozen=True)
+class Invoice:
+    customer: Customer
+    ref: PeriodRef
+    currency: str
+    sections: list[InvoiceSection]
+    unpriced: list[UnpricedUsage]
+    total: Decimal
+
+    @property
+    def plan_name(self) -> str:
+        return self.ref.assignment.plan.name
+
+    @property
+    def lines(self) -> list[PricedLine]:
+        return [line for section in self.sections for line in section.lines]
+
+    @property
+    def simplified(self) -> list[SimpleLine]:
+        """One line per rate (the guide: "you can simplify how invoices are presented")."""
+        simple = []
+        for section in self.sections:
+            prices = {line.unit_price for line in section.lines}
+            simple.append(
+                SimpleLine(
+                    description=section.meter_label,
+                    quantity=sum((line.quantity for line in section.lines), ZERO),
+                    unit_price=prices.pop() if len(prices) == 1 else None,
+                    amount=section.subtotal,
+                )
+            )
+        return simple
+
+
+def _ref(assignment: PlanAssignment, index: int, now: datetime) -> PeriodRef:
+    tz, period = billing_tz(), Period(assignment.plan.billing_period)
+    bp = BillingPeriod(
+        boundary(assignment.start_at, period, index, tz),
+        boundary(assignment.start_at, period, index + 1, tz),
+    )
+    active = assignment.end_at is None or now < assignment.end_at
+    return PeriodRef(assignment, index, bp, is_current=active and bp.contains(now))
+
+
+def _assignment_periods(assignment: PlanAssignment, now: datetime) -> list[PeriodRef]:
+    """Periods of the assignment from its start up to now (or its end)."""
+    if now < assignment.start_at:
+        return []
+    until = now
+    if assignment.end_at and assignment.end_at <= now:
+        until = assignment.end_at - timedelta(microseconds=1)  # last covered instant
+    tz, period = billing_tz(), Period(assignment.plan.billing_period)
+    last = period_index(assignment.start_at, period, until, tz)
+    first = max(0, last + 1 - MAX_PERIODS)
+    return [_ref(assignment, n, now) for n in range(first, last + 1)]
+
+
+def customer_periods(customer: Customer, now: datetime) -> list[PeriodRef]:
+    """The current period and every earlier one with usage, newest first."""
+    refs: list[PeriodRef] = []
+    assignments = customer.assignments.select_related("plan").order_by("start_at")
+    for assignment in assignments:
+        refs.extend(_assignment_periods(assignment, now))
+    refs.sort(key=lambda r: r.period.start, reverse=True)
+    events = UsageEvent.objects.filter(customer_id=customer.customer_id)
+    return [
+        ref
+        for ref in refs
+        if ref.is_current
+        or events.filter(event_time__gte=ref.period.start, event_time__lt=ref.usage_end).exists()
+    ]
+
+
+def find_period(
+    customer: Customer, assignment_id: int, index: int, now: datetime
+) -> PeriodRef | None:
+    """The index-th period of one of the customer's assignments, if it has begun."""
+    assignment = customer.assignments.select_related("plan").filter(pk=assignment_id).first()
+    if assignment is None or not 0 <= index <= 100_000:
+        return None
+    ref = _ref(assignment, index, now)
+    if ref.period.start > now or (assignment.end_at and ref.period.start >= assignment.end_at):
+        return None
+    return ref
+
+
+def rate_spec(rate: Rate) -> RateSpec:
+    return RateSpec(
+        rate_id=rate.pk,
+        meter_label=rate.meter.label,
+        dimensions=tuple(rate.dimensions),
+        cells={tuple(c.dimension_values): CellPrice(c.unit_price) for c in rate.cells.all()},
+    )
+
+
+def build_invoice(customer: Customer, ref: PeriodRef) -> Invoice:
+    plan = ref.assignment.plan
+    start, end = ref.period.start, ref.usage_end
+    sections: list[InvoiceSection] = []
+    unpriced: list[UnpricedUsage] = []
+    rates = plan.rates.select_related("meter").prefetch_related("cells").order_by("meter__label")
+    for rate in rates:
+        events = meter_events(rate.meter, customer.customer_id, start, end)
+        groups = project_usage(
+            Aggregation(rate.meter.meter_type), usage_partials(rate.meter, events), rate.dimensions
+        )
+        rated = rate_usage(rate_spec(rate), groups, plan.currency)
+        sections.append(
+            InvoiceSection(
+                meter_label=rate.meter.label,
+                rate_model=rate.get_rate_model_display(),
+                lines=rated.lines,
+                subtotal=invoice_total(rated.lines),
+            )
+        )
+        unpriced.extend(rated.unpriced)
+    priced_meters = {rate.meter_id for rate in rates}
+    window = Q(event_time__gte=start, event_time__lt=end)
+    others = set(customer_meter_ids(customer.customer_id, window)) - priced_meters
+    reason = f"the meter is not in the plan {plan.name}"
+    unpriced.extend(_unpriced_meter_usage(customer, others, window, reason))
+    total = sum((s.subtotal for s in sections), ZERO)
+    return Invoice(customer, ref, plan.currency, sections, unpriced, total)
+
+
+def _unpriced_meter_usage(
+    customer: Customer, meter_ids: set[int], window: Q, reason: str
+) -> list[UnpricedUsage]:
+    found = []
+    for meter in Meter.objects.filter(pk__in=meter_ids).order_by("label"):
+        events = UsageEvent.objects.filter(window, meter=meter, customer_id=customer.customer_id)
+        for part in usage_partials(meter, events):
+            pairs = tuple(sorted(part.dimensions.items()))
+            found.append(UnpricedUsage(meter.label, pairs, part.quantity, reason))
+    return found
+
+
+def unassigned_usage(customer: Customer) -> list[UnpricedUsage]:
+    """The customer's usage at times no plan assignment covers."""
+    covered = Q()
+    for a in customer.assignments.all():
+        span = Q(event_time__gte=a.start_at)
+        covered |= span & Q(event_time__lt=a.end_at) if a.end_at else span
+    window = ~covered if covered else Q()
+    meter_ids = set(customer_meter_ids(customer.customer_id, window))
+    return _unpriced_meter_usage(customer, meter_ids, window, "no plan was assigned at that time")
+
+
+def current_period(customer: Customer, now: datetime) -> PeriodRef | None:
+    for ref in customer_periods(customer, now):
+        if ref.is_current:
+            return ref
+    return None

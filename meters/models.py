@@ -1,0 +1,97 @@
+from __future__ import annotations
+
+from django.core.validators import RegexValidator
+from django.db import models
+from django.urls import reverse
+
+from meters.naming import API_NAME_PATTERN
+
+
+class Meter(models.Model):
+    class MeterType(models.TextChoices):
+        # Values match pricing.rating.Aggregation.
+        COUNT = "count", "Count (sum of values)"
+        EVENT_COUNT = "event_count", "Event count"
+        MAX = "max", "Max in period"
+        UNIQUE_COUNT = "unique_count", "Unique count"
+        LATEST = "latest", "Latest value"
+
+    label = models.CharField(max_length=100, help_text="Shown on invoices, e.g. “LLM tokens”.")
+    api_name = models.CharField(
+        "API name",
+        max_length=100,
+        unique=True,
+        validators=[
+            RegexValidator(
+                API_NAME_PATTERN,
+                "Use lowercase letters, digits and single hyphens, e.g. “llm-tokens”.",
+            )
+        ],
+        help_text="What usage events send as meterApiName. Matched ignoring case, "
+        "with spaces and underscores read as hyphens.",
+    )
+    meter_type = models.CharField(max_length=20, choices=MeterType.choices, default=MeterType.COUNT)
+    dimensions = models.JSONField(
+        default=list, blank=True, help_text="Names of the dimensions events may carry."
+    )
+    unique_dimension = models.CharField(
+        max_length=100,
+        blank=True,
+        help_text="For a unique-count meter: the dimension whose distinct values are counted.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["label"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(api_name=""), name="meters_meter_api_name_not_empty"
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(meter_type="unique_count") | ~models.Q(unique_dimension=""),
+                name="meters_meter_unique_count_has_dimension",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.label
+
+    def get_absolute_url(self) -> str:
+        return reverse("meters:detail", args=[self.pk])
+
+
+class UsageEvent(models.Model):
+    """One accepted usage record. Immutable once stored.
+
+    `customer_id` is the external ID exactly as sent, not a foreign key, so usage
+    that arrives before its customer exists is kept rather than lost.
+    `dimension_key` is derived from `dimensions` (meters.naming.dimension_key) so
+    both SQLite and PostgreSQL can group and index on it.
+    """
+
+    meter = models.ForeignKey(Meter, on_delete=models.PROTECT, related_name="events")
+    customer_id = models.CharField(max_length=255)
+    value = models.DecimalField(max_digits=30, decimal_places=9)
+    event_time = models.DateTimeField()
+    dimensions = models.JSONField(default=dict, blank=True)
+    dimension_key = models.CharField(max_length=1000, blank=True, default="")
+    unique_id = models.CharField(max_length=255, help_text="Idempotency key, unique per meter.")
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-event_time", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["meter", "unique_id"], name="meters_usageevent_unique_per_meter"
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["meter", "customer_id", "event_time"],
+                name="meters_event_meter_cust_time",
+            ),
+            models.Index(fields=["customer_id", "event_time"], name="meters_event_cust_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.meter.api_name} {self.value} for {self.customer_id} at {self.event_time}"

@@ -1,0 +1,94 @@
+"""Billing-period arithmetic. Pure: no ORM, no clock.
+
+A plan's periods start at the assignment's start (the anchor) and repeat by the
+plan's period. Month-based periods are computed from the anchor each time and
+clamped to the month's last day, so an anchor of 31 January gives boundaries
+31 Jan, 28/29 Feb, 31 Mar, 30 Apr... (as Stripe does). Boundaries are
+half-open: a period holds [start, end). Times are aware datetimes; the
+arithmetic happens in the billing time zone and keeps the anchor's wall time.
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+
+class Period(StrEnum):
+    """Values match Plan.BillingPeriod."""
+
+    WEEKLY = "weekly"
+    MONTHLY = "monthly"
+    QUARTERLY = "quarterly"
+    YEARLY = "yearly"
+
+
+MONTHS = {Period.MONTHLY: 1, Period.QUARTERLY: 3, Period.YEARLY: 12}
+
+
+@dataclass(frozen=True, order=True)
+class BillingPeriod:
+    start: datetime
+    end: datetime
+
+    def contains(self, moment: datetime) -> bool:
+        return self.start <= moment < self.end
+
+
+def add_months(moment: datetime, months: int) -> datetime:
+    """Same day and wall time `months` later, clamped to the month's last day."""
+    index = moment.month - 1 + months
+    year, month = moment.year + index // 12, index % 12 + 1
+    day = min(moment.day, calendar.monthrange(year, month)[1])
+    return moment.replace(year=year, month=month, day=day)
+
+
+def boundary(anchor: datetime, period: Period, n: int, tz: ZoneInfo) -> datetime:
+    """The start of the n-th period (n=0 is the anchor itself)."""
+    local = anchor.astimezone(tz).replace(tzinfo=None)
+    if period is Period.WEEKLY:
+        moved = local + timedelta(weeks=n)
+    else:
+        moved = add_months(local, MONTHS[period] * n)
+    return moved.replace(tzinfo=tz)
+
+
+def period_index(anchor: datetime, period: Period, moment: datetime, tz: ZoneInfo) -> int:
+    """Which period (0-based) holds `moment`; negative before the anchor."""
+    if moment < anchor:
+        return -1
+    if period is Period.WEEKLY:
+        n = (moment - anchor) // timedelta(weeks=1)
+    else:
+        local_a, local_m = anchor.astimezone(tz), moment.astimezone(tz)
+        months = (local_m.year - local_a.year) * 12 + local_m.month - local_a.month
+        n = max(0, months // MONTHS[period])
+    # Step to the exact period (wall-clock and clamping make the estimate off by one).
+    while n > 0 and boundary(anchor, period, n, tz) > moment:
+        n -= 1
+    while boundary(anchor, period, n + 1, tz) <= moment:
+        n += 1
+    return int(n)
+
+
+def period_at(anchor: datetime, period: Period, moment: datetime, tz: ZoneInfo) -> BillingPeriod:
+    """The billing period holding `moment` (which must not precede the anchor)."""
+    if moment < anchor:
+        raise ValueError("moment precedes the anchor")
+    n = period_index(anchor, period, moment, tz)
+    return BillingPeriod(boundary(anchor, period, n, tz), boundary(anchor, period, n + 1, tz))
+
+
+def periods_between(
+    anchor: datetime, period: Period, until: datetime, tz: ZoneInfo
+) -> Iterator[BillingPeriod]:
+    """Every period from the anchor up to and including the one holding `until`."""
+    if until < anchor:
+        return
+    last = period_index(anchor, period, until, tz)
+    for n in range(last + 1):
+        yield BillingPeriod(boundary(anchor, period, n, tz), boundary(anchor, period, n + 1, tz))

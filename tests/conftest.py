@@ -1,0 +1,18 @@
+"""Shared test setup: fast hashing, floats banned from money, common fixtures."""
+
+from __future__ import annotations
+
+import decimal
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _float_operations_trap() -> None:
+    # A float mixed into Decimal maths raises instead of silently losing cents.
+    decimal.getcontext().traps[decimal.FloatOperation] = True
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hasher(settings) -> None:
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
