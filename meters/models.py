@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+
 from django.core.validators import RegexValidator
 from django.db import models
 from django.urls import reverse
@@ -58,6 +60,14 @@ class Meter(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("meters:detail", args=[self.pk])
+
+    @property
+    def example_records(self) -> str:
+        """A one-record JSON array in the upload format, for this meter."""
+        record: dict[str, object] = {"meterApiName": self.api_name, "meterValue": 1000}
+        if self.dimensions:
+            record["dimensions"] = dict.fromkeys(self.dimensions, "…")
+        return json.dumps([record], ensure_ascii=False)
 
 
 class UsageEvent(models.Model):

@@ -5,6 +5,7 @@ and says why, in words an operator can act on.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -44,6 +45,16 @@ class Rejection:
     field: str = ""
 
 
+def show(raw: object) -> str:
+    """A received value as the sender wrote it in JSON (`true`, `"ten"`, `1.5`)."""
+    if isinstance(raw, Decimal):
+        return str(raw)
+    try:
+        return json.dumps(raw, ensure_ascii=False)
+    except (TypeError, ValueError):
+        return repr(raw)
+
+
 class Invalid(Exception):
     def __init__(self, field: str, reason: str) -> None:
         super().__init__(reason)
@@ -62,7 +73,7 @@ def _meter(
         raise Invalid("meterApiName", "meterApiName must be a string")
     meter = meters.get(normalize_api_name(raw))
     if meter is None:
-        raise Invalid("meterApiName", f"unknown meter {raw!r}")
+        raise Invalid("meterApiName", f"unknown meter {show(raw)}")
     return meter
 
 
@@ -72,7 +83,7 @@ def _value(record: Mapping[str, object]) -> Decimal:
         raise Invalid("meterValue", "meterValue is missing")
     # bool is an int in Python, and JSON true passes some SDKs' checks: refuse it.
     if isinstance(raw, bool) or not isinstance(raw, int | Decimal):
-        raise Invalid("meterValue", f"meterValue must be a finite number, got {raw!r}")
+        raise Invalid("meterValue", f"meterValue must be a finite number, got {show(raw)}")
     try:
         value = Decimal(raw)
     except InvalidOperation as exc:  # pragma: no cover - int/Decimal always convert
@@ -95,7 +106,7 @@ def _time(record: Mapping[str, object], now: datetime) -> datetime:
     if isinstance(raw, bool) or not isinstance(raw, int):
         raise Invalid(
             "meterTimeInMillis",
-            f"meterTimeInMillis must be whole epoch milliseconds, got {raw!r}",
+            f"meterTimeInMillis must be whole epoch milliseconds, got {show(raw)}",
         )
     try:
         moment = EPOCH + timedelta(milliseconds=raw) if raw >= 0 else None
@@ -122,7 +133,7 @@ def _dimensions(record: Mapping[str, object], meter: MeterInfo) -> dict[str, str
         )
     for key, value in raw.items():
         if not isinstance(value, str):
-            raise Invalid("dimensions", f"dimension {key} must be text, got {value!r}")
+            raise Invalid("dimensions", f"dimension {key} must be text, got {show(value)}")
     return {str(k): str(v) for k, v in raw.items()}
 
 

@@ -1,0 +1,115 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.vary import vary_on_headers
+from django_htmx.http import HttpResponseClientRedirect
+from django_tables2 import LazyPaginator, RequestConfig
+
+from billing_site.htmx import page_or_partial
+from meters.forms import TYPE_DESCRIPTIONS, EventUploadForm, MeterForm
+from meters.models import Meter
+from meters.records import DocumentError, decode, parse_document
+from meters.services import events_ingest, meter_create
+from meters.tables import EventTable, MeterTable
+
+
+def _get_meter(pk: int) -> Meter:
+    return get_object_or_404(Meter, pk=pk)
+
+
+@require_GET
+@login_required
+@vary_on_headers("HX-Request")
+def meter_list(request: HttpRequest) -> HttpResponse:
+    table = MeterTable(Meter.objects.all())
+    RequestConfig(request, paginate={"per_page": 50}).configure(table)
+    template = page_or_partial(request, "meters/list.html", "meter-table")
+    return render(request, template, {"table": table})
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+@vary_on_headers("HX-Request")
+def meter_create_view(request: HttpRequest) -> HttpResponse:
+    form = MeterForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            meter = meter_create(**form.cleaned_data)
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, f"Meter “{meter.label}” created.")
+            if request.htmx:  # type: ignore[attr-defined]
+                return HttpResponseClientRedirect(meter.get_absolute_url())
+            return redirect(meter)
+    dimension_rows = form["dimensions"].value() or [] if form.is_bound else []
+    context = {"form": form, "dimension_rows": dimension_rows, "types": TYPE_DESCRIPTIONS}
+    template = page_or_partial(request, "meters/create.html", "meter-form")
+    return render(request, template, context)
+
+
+@require_GET
+@login_required
+def dimension_row(request: HttpRequest) -> HttpResponse:
+    """One empty dimension row, appended in place by the create form."""
+    return render(request, "meters/create.html#dimension-row", {"value": ""})
+
+
+@require_GET
+@login_required
+@vary_on_headers("HX-Request")
+def meter_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    meter = _get_meter(pk)
+    events = EventTable(meter.events.all())
+    RequestConfig(request, paginate={"per_page": 25, "paginator_class": LazyPaginator}).configure(
+        events
+    )
+    form = EventUploadForm(max_bytes=settings.UPLOAD_MAX_BYTES)
+    template = page_or_partial(request, "meters/detail.html", "event-table")
+    return render(request, template, {"meter": meter, "events": events, "form": form})
+
+
+@require_POST
+@login_required
+def event_upload(request: HttpRequest, pk: int) -> HttpResponse:
+    """Ingest pasted or uploaded records; answer with the upload report."""
+    meter = _get_meter(pk)
+    form = EventUploadForm(request.POST, request.FILES, max_bytes=settings.UPLOAD_MAX_BYTES)
+    context: dict[str, object] = {"meter": meter, "form": form}
+    if form.is_valid():
+        try:
+            records = _read_records(form)
+        except DocumentError as exc:
+            form.add_error("file" if form.cleaned_data.get("file") else "records", str(exc))
+        else:
+            customer = form.cleaned_data.get("customer")
+            context["result"] = events_ingest(
+                records=records,
+                default_meter=meter,
+                default_customer_id=customer.customer_id if customer else None,
+            )
+    template = "meters/detail.html#upload" if request.htmx else "meters/detail.html"  # type: ignore[attr-defined]
+    if not request.htmx:  # type: ignore[attr-defined]
+        context["events"] = EventTable(meter.events.all()[:25])
+    return render(request, template, context)
+
+
+def _read_records(form: EventUploadForm) -> list[object]:
+    upload = form.cleaned_data.get("file")
+    if upload:
+        text, name = decode(upload.read()), upload.name or ""
+    else:
+        text, name = form.cleaned_data["records"], ""
+    records = parse_document(text, name)
+    if len(records) > settings.UPLOAD_MAX_RECORDS:
+        raise DocumentError(
+            f"{len(records):,} records is more than the {settings.UPLOAD_MAX_RECORDS:,} "
+            "one upload may hold; split the file."
+        )
+    return records
