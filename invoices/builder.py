@@ -53,6 +53,11 @@ class PeriodRef:
     is_current: bool
 
     @property
+    def token(self) -> str:
+        """`<assignment id>-<period index>`, how URLs name this period."""
+        return f"{self.assignment.pk}-{self.index}"
+
+    @property
     def usage_end(self) -> datetime:
         """The period's end, cut short where the assignment ends inside it."""
         end = self.assignment.end_at

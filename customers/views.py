@@ -1,0 +1,126 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.vary import vary_on_headers
+from django_htmx.http import HttpResponseClientRedirect
+from django_tables2 import RequestConfig
+
+from billing_site.htmx import page_or_partial
+from customers.forms import AssignPlanForm, CustomerForm, EndAssignmentForm
+from customers.models import Customer, PlanAssignment
+from customers.selectors import customers_with_current_plan
+from customers.services import assignment_end, customer_create, plan_assign
+from customers.tables import CustomerTable
+from invoices.builder import billing_tz, build_invoice, customer_periods, unassigned_usage
+from invoices.selection import selected_period
+
+
+def _get_customer(pk: int) -> Customer:
+    return get_object_or_404(Customer, pk=pk)
+
+
+@require_GET
+@login_required
+@vary_on_headers("HX-Request")
+def customer_list(request: HttpRequest) -> HttpResponse:
+    table = CustomerTable(customers_with_current_plan(timezone.now()))
+    RequestConfig(request, paginate={"per_page": 50}).configure(table)
+    template = page_or_partial(request, "customers/list.html", "customer-table")
+    return render(request, template, {"table": table})
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+@vary_on_headers("HX-Request")
+def customer_create_view(request: HttpRequest) -> HttpResponse:
+    form = CustomerForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        customer = customer_create(**form.cleaned_data)
+        messages.success(request, f"Customer “{customer.name}” created.")
+        if request.htmx:  # type: ignore[attr-defined]
+            return HttpResponseClientRedirect(customer.get_absolute_url())
+        return redirect(customer)
+    template = page_or_partial(request, "customers/create.html", "customer-form")
+    return render(request, template, {"form": form})
+
+
+def _detail_context(request: HttpRequest, customer: Customer, **extra: Any) -> dict[str, Any]:
+    now = timezone.now()
+    periods = customer_periods(customer, now)
+    ref = selected_period(customer, request.GET.get("period"), periods, now)
+    with timezone.override(billing_tz()):
+        assign_form = extra.pop("assign_form", None) or AssignPlanForm(
+            initial={"start_at": timezone.localtime(now).replace(second=0, microsecond=0)}
+        )
+    return {
+        "customer": customer,
+        "assignments": customer.assignments.select_related("plan").order_by("-start_at"),
+        "assign_form": assign_form,
+        "end_form": EndAssignmentForm(),
+        "periods": periods,
+        "selected": ref,
+        "invoice": build_invoice(customer, ref) if ref else None,
+        "simplified": request.GET.get("view") == "simplified",
+        "unassigned": unassigned_usage(customer),
+        "billing_time_zone": billing_tz().key,
+        **extra,
+    }
+
+
+@require_GET
+@login_required
+@vary_on_headers("HX-Request")
+def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    customer = _get_customer(pk)
+    template = page_or_partial(request, "customers/detail.html", "invoice")
+    return render(request, template, _detail_context(request, customer))
+
+
+@require_POST
+@login_required
+def assign_plan(request: HttpRequest, pk: int) -> HttpResponse:
+    customer = _get_customer(pk)
+    with timezone.override(billing_tz()):
+        form = AssignPlanForm(request.POST)
+        valid = form.is_valid()
+    if valid:
+        try:
+            assignment = plan_assign(customer=customer, **form.cleaned_data)
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, f"{customer.name} is now on {assignment.plan.name}.")
+            if request.htmx:  # type: ignore[attr-defined]
+                return HttpResponseClientRedirect(customer.get_absolute_url())
+            return redirect(customer)
+    template = "customers/detail.html#plans" if request.htmx else "customers/detail.html"  # type: ignore[attr-defined]
+    context = _detail_context(request, customer, assign_form=form)
+    return render(request, template, context, status=200 if request.htmx else 400)  # type: ignore[attr-defined]
+
+
+@require_POST
+@login_required
+def end_assignment(request: HttpRequest, pk: int, assignment_pk: int) -> HttpResponse:
+    customer = _get_customer(pk)
+    assignment = get_object_or_404(PlanAssignment, pk=assignment_pk, customer=customer)
+    with timezone.override(billing_tz()):
+        form = EndAssignmentForm(request.POST)
+        valid = form.is_valid()
+    if not valid:
+        messages.error(request, "Give a valid end date.")
+        return redirect(customer)
+    try:
+        assignment_end(assignment=assignment, end_at=form.cleaned_data["end_at"])
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"The assignment to {assignment.plan.name} now ends.")
+    return redirect(customer)

@@ -1,0 +1,63 @@
+"""Invoice PDFs with WeasyPrint, from the same Invoice the page shows.
+
+The renderer may read our own static files and nothing else: no network, no
+other files. Any fetch failure raises (a PDF silently missing its styles or
+lines is worse than an error).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.contrib.staticfiles import finders
+from django.template.loader import render_to_string
+from django.utils import timezone
+from weasyprint import HTML
+from weasyprint.urls import URLFetcher, URLFetcherResponse
+
+from invoices.builder import Invoice
+
+# URLs in the PDF template resolve against this origin, which the fetcher
+# answers from our static files without any network (.invalid never resolves).
+STATIC_ORIGIN = "tally.invalid"
+STATIC_BASE = f"https://{STATIC_ORIGIN}/"
+
+
+class StaticOnlyFetcher(URLFetcher):  # type: ignore[misc]
+    def __init__(self) -> None:
+        super().__init__(fail_on_errors=True, allowed_protocols=["https"])
+
+    def fetch(self, url: str, headers: Any = None) -> URLFetcherResponse:
+        parts = urlsplit(url)
+        prefix = "/" + settings.STATIC_URL.strip("/") + "/"
+        if parts.netloc != STATIC_ORIGIN or not parts.path.startswith(prefix):
+            raise PermissionError(f"PDF rendering may not fetch {url!r}")
+        found = finders.find(parts.path.removeprefix(prefix))
+        if not found or isinstance(found, list):
+            raise FileNotFoundError(f"no static file {parts.path!r}")
+        with open(found, "rb") as handle:
+            body = handle.read()
+        mime = "text/css" if found.endswith(".css") else "application/octet-stream"
+        return URLFetcherResponse(url, body, {"Content-Type": mime})
+
+
+def render_invoice_html(invoice: Invoice, *, simplified: bool = False) -> str:
+    return render_to_string(
+        "invoices/pdf.html",
+        {
+            "invoice": invoice,
+            "simplified": simplified,
+            "seller_name": settings.SELLER_NAME,
+            "seller_address": settings.SELLER_ADDRESS,
+            "issued": timezone.now(),
+        },
+    )
+
+
+def render_invoice_pdf(invoice: Invoice, *, simplified: bool = False) -> bytes:
+    html = render_invoice_html(invoice, simplified=simplified)
+    pdf = HTML(string=html, base_url=STATIC_BASE, url_fetcher=StaticOnlyFetcher()).write_pdf()
+    assert pdf is not None
+    return bytes(pdf)
