@@ -23,7 +23,8 @@ def normalize_api_name(raw: str) -> str:
     """`"LLM tokens"` -> `"llm-tokens"`; accents dropped, other symbols removed."""
     ascii_text = unicodedata.normalize("NFKD", raw).encode("ascii", "ignore").decode()
     hyphenated = _SEPARATORS.sub("-", ascii_text.strip().lower())
-    return _NOT_SLUG.sub("", hyphenated).strip("-")
+    # Collapse again: removing a symbol between separators ("a & b") leaves "--".
+    return _SEPARATORS.sub("-", _NOT_SLUG.sub("", hyphenated)).strip("-")
 
 
 def dimension_key(dimensions: Mapping[str, str]) -> str:

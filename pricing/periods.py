@@ -51,7 +51,8 @@ def boundary(anchor: datetime, period: Period, n: int, tz: ZoneInfo) -> datetime
     """The start of the n-th period (n=0 is the anchor itself)."""
     local = anchor.astimezone(tz).replace(tzinfo=None)
     if period is Period.WEEKLY:
-        moved = local + timedelta(weeks=n)
+        # `+ timedelta` resets fold; keep it so an anchor in a repeated hour stays put.
+        moved = (local + timedelta(weeks=n)).replace(fold=local.fold)
     else:
         moved = add_months(local, MONTHS[period] * n)
     return moved.replace(tzinfo=tz)

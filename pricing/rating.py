@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
 
@@ -55,16 +55,23 @@ class UsageGroup:
     quantity: Decimal
 
 
+def _latest_instant(part: PartialUsage) -> datetime:
+    """When a LATEST group last changed, as an instant: aware times compare in UTC
+    (not by wall clock), a naive time is read as UTC, no time sorts first."""
+    if part.latest_at is None:
+        return datetime.min.replace(tzinfo=UTC)
+    if part.latest_at.tzinfo is None:
+        return part.latest_at.replace(tzinfo=UTC)
+    return part.latest_at.astimezone(UTC)
+
+
 def _combine(aggregation: Aggregation, parts: Sequence[PartialUsage]) -> Decimal:
     if aggregation in (Aggregation.SUM, Aggregation.EVENT_COUNT):
         return sum((p.quantity for p in parts), ZERO)
     if aggregation is Aggregation.MAX:
         return max(p.quantity for p in parts)
     if aggregation is Aggregation.LATEST:
-        epoch = datetime.min
-        return max(
-            parts, key=lambda p: p.latest_at.replace(tzinfo=None) if p.latest_at else epoch
-        ).quantity
+        return max(parts, key=_latest_instant).quantity
     distinct: set[str] = set()
     for part in parts:
         distinct |= part.distinct_values
