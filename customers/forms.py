@@ -10,7 +10,7 @@ from pricing.models import Plan
 DATETIME_INPUT = "%Y-%m-%dT%H:%M"
 
 
-class CustomerForm(forms.ModelForm):
+class CustomerForm(forms.ModelForm[Customer]):
     class Meta:
         model = Customer
         fields = ["name", "customer_id", "email"]

@@ -25,7 +25,7 @@ STATIC_ORIGIN = "tally.invalid"
 STATIC_BASE = f"https://{STATIC_ORIGIN}/"
 
 
-class StaticOnlyFetcher(URLFetcher):  # type: ignore[misc]
+class StaticOnlyFetcher(URLFetcher):
     def __init__(self) -> None:
         super().__init__(fail_on_errors=True, allowed_protocols=["https"])
 

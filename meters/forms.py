@@ -29,7 +29,7 @@ class RowsWidget(forms.Widget):
         return [v.strip() for v in getlist(name)] if getlist else list(data.get(name, []))
 
 
-class MeterForm(forms.ModelForm):
+class MeterForm(forms.ModelForm[Meter]):
     dimensions = forms.Field(widget=RowsWidget, required=False)
 
     class Meta:

@@ -45,7 +45,7 @@ def _unique_partials(meter: Meter, events: QuerySet[UsageEvent]) -> list[Partial
     rows = (
         events.order_by()
         .annotate(counted=KeyTextTransform(meter.unique_dimension, "dimensions"))
-        .exclude(counted=None)
+        .filter(counted__isnull=False)
         .values_list("dimension_key", "counted")
         .distinct()
     )
