@@ -32,6 +32,8 @@ def rate_create(
 ) -> Rate:
     """A per-unit rate (`unit_price`) or a dimensional one (`dimensions` and a
     `matrix` of (values in dimension order, price per unit))."""
+    if Rate.objects.filter(plan=plan, meter=meter).exists():
+        raise ValidationError(f"{meter.label} is already priced on {plan.name}.")
     if dimensions:
         undefined = [d for d in dimensions if d not in meter.dimensions]
         if undefined:

@@ -1,13 +1,18 @@
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
 from django.urls import path
+
+from pricing import views
 
 app_name = "pricing"
 
-
-def _todo(request: HttpRequest) -> HttpResponse:
-    return HttpResponse("todo")
-
-
-urlpatterns = [path("", _todo, name="list")]
+urlpatterns = [
+    # /pricing/
+    path("", views.plan_list, name="list"),
+    path("new/", views.plan_create_view, name="create"),
+    # /pricing/<pk>/
+    path("<int:pk>/", views.plan_detail, name="detail"),
+    path("<int:pk>/rates/new/", views.rate_add, name="add_rate"),
+    path("<int:pk>/rates/new/matrix-row/", views.matrix_row, name="matrix_row"),
+    path("<int:pk>/rates/<int:rate_pk>/delete/", views.rate_delete_view, name="delete_rate"),
+]
