@@ -101,6 +101,8 @@ class UsageEvent(models.Model):
                 name="meters_event_meter_cust_time",
             ),
             models.Index(fields=["customer_id", "event_time"], name="meters_event_cust_time"),
+            # The meter page lists a meter's latest events first.
+            models.Index(fields=["meter", "-event_time", "-id"], name="meters_event_meter_time"),
         ]
 
     def __str__(self) -> str:
