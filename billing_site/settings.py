@@ -146,7 +146,9 @@ UPLOAD_MAX_RECORDS = int(env_str("UPLOAD_MAX_RECORDS", "100000"))
 DATA_UPLOAD_MAX_MEMORY_SIZE = UPLOAD_MAX_BYTES + 1024 * 1024
 
 DJANGO_TABLES2_TEMPLATE = "django_tables2/table.html"
-DJANGO_TABLES2_TABLE_ATTRS = {"class": "table"}
+# List pages boost sorting and paging links through HTMX (hx-boost on the
+# table's container); links inside rows navigate normally.
+DJANGO_TABLES2_TABLE_ATTRS = {"class": "table", "tbody": {"hx-boost": "false"}}
 
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)

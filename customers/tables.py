@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import django_tables2 as tables
 from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 
 from customers.models import Customer
 
@@ -23,5 +24,5 @@ class CustomerTable(tables.Table):
 
     def render_current_plan(self, value: str | None) -> str:
         if not value:
-            return format_html('<span class="muted">No plan</span>')
+            return mark_safe('<span class="muted">No plan</span>')
         return format_html('<span class="pill ok">{}</span>', value)

@@ -64,7 +64,6 @@ def _detail_context(request: HttpRequest, customer: Customer, **extra: Any) -> d
         "customer": customer,
         "assignments": customer.assignments.select_related("plan").order_by("-start_at"),
         "assign_form": assign_form,
-        "end_form": EndAssignmentForm(),
         "periods": periods,
         "selected": ref,
         "invoice": build_invoice(customer, ref) if ref else None,

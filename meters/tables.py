@@ -4,6 +4,7 @@ from decimal import Decimal
 
 import django_tables2 as tables
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 from meters.models import Meter, UsageEvent
 from pricing.money import format_quantity
@@ -27,7 +28,7 @@ class MeterTable(tables.Table):
 
     def render_dimensions(self, value: list[str]) -> str:
         if not value:
-            return format_html('<span class="muted">—</span>')
+            return mark_safe('<span class="muted">—</span>')
         return format_html_join("", '<span class="pill">{}</span>', ((v,) for v in value))
 
 
@@ -52,5 +53,5 @@ class EventTable(tables.Table):
 
     def render_dimensions(self, value: dict[str, str]) -> str:
         if not value:
-            return format_html('<span class="muted">—</span>')
+            return mark_safe('<span class="muted">—</span>')
         return format_html_join("", '<span class="pill">{}: {}</span>', sorted(value.items()))

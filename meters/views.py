@@ -96,7 +96,7 @@ def event_upload(request: HttpRequest, pk: int) -> HttpResponse:
             )
     template = "meters/detail.html#upload" if request.htmx else "meters/detail.html"  # type: ignore[attr-defined]
     if not request.htmx:  # type: ignore[attr-defined]
-        context["events"] = EventTable(meter.events.all()[:25])
+        context["events"] = EventTable(list(meter.events.all()[:25]))
     return render(request, template, context)
 
 
