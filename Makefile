@@ -43,7 +43,7 @@ test-postgres: setup
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy .
+	$(BIN)/mypy
 
 bench: setup
 	$(BIN)/python bench/invoice.py

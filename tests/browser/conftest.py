@@ -31,7 +31,7 @@ def artifacts() -> Path:
 
 
 @pytest.fixture
-def page(live_server) -> Iterator[object]:  # type: ignore[no-untyped-def]
+def page(live_server) -> Iterator[object]:
     executable = chromium_path()
     if executable is None:
         if os.environ.get("TALLY_REQUIRE_BROWSER"):
@@ -43,13 +43,18 @@ def page(live_server) -> Iterator[object]:  # type: ignore[no-untyped-def]
         browser = p.chromium.launch(
             executable_path=executable,
             args=[
-                "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
                 "--disable-sync",
             ],
         )
         context = browser.new_context(
-            base_url=live_server.url, viewport={"width": 1280, "height": 900},
+            base_url=live_server.url,
+            viewport={"width": 1280, "height": 900},
             accept_downloads=True,
         )
         context.set_default_timeout(15_000)

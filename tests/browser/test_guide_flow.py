@@ -16,9 +16,8 @@ from pypdf import PdfReader
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 TOKEN_EVENTS = [
-    {"meterApiName": "llm tokens", "meterValue": 1000, "dimensions": {"model": "model a", "type": "input"}},
-    {"meterApiName": "llm tokens", "meterValue": 1000, "dimensions": {"model": "model a", "type": "output"}},
-    {"meterApiName": "llm tokens", "meterValue": 1000, "dimensions": {"model": "model b", "type": "input"}},
+    {"meterApiName": "llm tokens", "meterValue": 1000, "dimensions": {"model": m, "type": t}}
+    for m, t in [("model a", "input"), ("model a", "output"), ("model b", "input")]
 ]
 API_EVENTS = [{"meterApiName": "api calls", "meterValue": 10}]
 MATRIX = [
@@ -160,7 +159,8 @@ def test_guide_flow_from_empty_database_to_the_invoice_and_pdf(page, artifacts: 
         "API calls": "$0.10",
     }
     for description, amount in rows.items():
-        first_cell = page.locator("td:first-child", has_text=re.compile(f"^{re.escape(description)}$"))
+        exactly = re.compile(f"^{re.escape(description)}$")
+        first_cell = page.locator("td:first-child", has_text=exactly)
         row = invoice.locator("tbody tr").filter(has=first_cell)
         assert row.locator("td").last.inner_text() == amount
     total = invoice.locator(".invoice-total td").last
