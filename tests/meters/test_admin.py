@@ -74,7 +74,7 @@ def test_meter_api_name_cannot_be_changed(admin_client: Client) -> None:
 
 
 def test_event_pages_open(admin_client: Client) -> None:
-    event = UsageEvent.objects.get(unique_id="guide-llm-a-input")
+    event = UsageEvent.objects.get(unique_id="guide-llm-a-input-2025-03")
     changelist = reverse("admin:meters_usageevent_changelist")
 
     assert admin_client.get(changelist).status_code == 200
@@ -83,15 +83,15 @@ def test_event_pages_open(admin_client: Client) -> None:
     assert admin_client.get(month).status_code == 200
     response = admin_client.get(reverse("admin:meters_usageevent_change", args=[event.pk]))
     assert response.status_code == 200
-    assert "guide-llm-a-input" in response.content.decode()
+    assert "guide-llm-a-input-2025-03" in response.content.decode()
 
 
 def test_event_search_matches_whole_customer_id_or_unique_id(admin_client: Client) -> None:
     url = reverse("admin:meters_usageevent_changelist")
 
     assert len(results(admin_client, f"{url}?q=test-customer")) == 4
-    found = results(admin_client, f"{url}?q=guide-llm-a-input")
-    assert [e.unique_id for e in found] == ["guide-llm-a-input"]
+    found = results(admin_client, f"{url}?q=guide-llm-a-input-2025-03")
+    assert [e.unique_id for e in found] == ["guide-llm-a-input-2025-03"]
     assert results(admin_client, f"{url}?q=nobody") == []
 
 
@@ -101,11 +101,11 @@ def test_event_filter_by_meter(admin_client: Client) -> None:
 
     found = results(admin_client, f"{url}?meter__id__exact={meter.pk}")
 
-    assert [e.unique_id for e in found] == ["guide-api-calls"]
+    assert [e.unique_id for e in found] == ["guide-api-calls-2025-03"]
 
 
 def test_events_cannot_be_added_changed_or_deleted(admin_client: Client) -> None:
-    event = UsageEvent.objects.get(unique_id="guide-api-calls")
+    event = UsageEvent.objects.get(unique_id="guide-api-calls-2025-03")
     change = reverse("admin:meters_usageevent_change", args=[event.pk])
 
     assert admin_client.get(reverse("admin:meters_usageevent_add")).status_code == 403

@@ -1,0 +1,81 @@
+"""Helpers shared by the view tests: reading what a page shows the way a
+person would (an element by id, the errors next to a field, table rows as
+text), and the permission check every page gets."""
+
+from __future__ import annotations
+
+import html as html_lib
+import re
+from typing import TYPE_CHECKING
+
+from django.test import Client
+from django.urls import reverse
+
+from tests.factories import UserFactory
+
+if TYPE_CHECKING:
+    from django.test.client import _MonkeyPatchedWSGIResponse as Response
+
+# What htmx sends with every request it makes (as `headers=HTMX`).
+HTMX = {"HX-Request": "true"}
+
+_TAG = re.compile(r"<[^>]+>")
+_SPACE = re.compile(r"\s+")
+
+
+def login(client: Client) -> Client:
+    """Log `client` in as a plain (non-staff) billing user."""
+    client.force_login(UserFactory.create())
+    return client
+
+
+def text(fragment: str) -> str:
+    """The visible text of an HTML fragment, whitespace collapsed."""
+    return _SPACE.sub(" ", html_lib.unescape(_TAG.sub(" ", fragment))).strip()
+
+
+def page(response: Response) -> str:
+    return response.content.decode()
+
+
+def element(html: str, element_id: str) -> str:
+    """The outer HTML of the element with `id="element_id"` ("" if absent)."""
+    opening = re.search(rf'<(\w+)\b[^>]*\bid="{re.escape(element_id)}"[^>]*>', html)
+    if opening is None:
+        return ""
+    tag = opening.group(1)
+    depth, position = 1, opening.end()
+    pattern = re.compile(rf"<(/?){tag}\b[^>]*>")
+    while depth:
+        found = pattern.search(html, position)
+        if found is None:
+            return html[opening.start() :]
+        depth += -1 if found.group(1) else 1
+        position = found.end()
+    return html[opening.start() : position]
+
+
+def field_errors(html: str, field: str) -> list[str]:
+    """The error messages shown next to a form field."""
+    block = element(html, f"field-{field}")
+    return [text(e) for e in re.findall(r'<p class="error">(.*?)</p>', block, re.S)]
+
+
+def form_errors(html: str) -> list[str]:
+    """Errors shown for the form as a whole (not for one field)."""
+    blocks = re.findall(r'<div class="form-errors"[^>]*>(.*?)</div>', html, re.S)
+    return [text(p) for block in blocks for p in re.findall(r"<p>(.*?)</p>", block, re.S)]
+
+
+def table_rows(html: str) -> list[list[str]]:
+    """Every table row in `html`, as the text of its cells."""
+    rows = []
+    for row in re.findall(r"<tr\b[^>]*>(.*?)</tr>", html, re.S):
+        rows.append([text(cell) for cell in re.findall(r"<t[hd]\b[^>]*>(.*?)</t[hd]>", row, re.S)])
+    return rows
+
+
+def assert_login_redirect(response: Response, path: str) -> None:
+    """Anonymous users are sent to the login page, and come back here after."""
+    assert response.status_code == 302, response.status_code
+    assert response["Location"] == f"{reverse('login')}?next={path}"
