@@ -110,7 +110,7 @@ TEMPLATES = [
 DATABASES = {
     "default": dj_database_url.parse(
         env_str("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
-        conn_max_age=60,
+        conn_max_age=int(env_str("DB_CONN_MAX_AGE", "0")),
     )
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -125,10 +125,10 @@ LOGOUT_REDIRECT_URL = "login"
 LANGUAGE_CODE = "en-us"
 USE_I18N = False
 USE_TZ = True
-TIME_ZONE = "UTC"
-# Billing periods are computed in this zone: a monthly period starting on the
-# 1st starts at midnight here. UTC unless the operator names another zone.
-BILLING_TIME_ZONE = env_timezone("BILLING_TIME_ZONE", "UTC")
+# Billing periods are computed in this zone (a monthly period starting on the
+# 1st starts at midnight here), and pages, PDFs and date inputs use it too, so
+# what an operator reads and types is what billing uses. UTC unless named.
+TIME_ZONE = env_timezone("BILLING_TIME_ZONE", "UTC")
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]

@@ -16,17 +16,9 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 from customers.models import Customer, PlanAssignment
-from customers.services import overlapping_assignments
+from customers.services import overlap_message, overlapping_assignments
 
 END_BEFORE_START = "The end date must be after the start date."
-
-
-def _overlap_message(other: PlanAssignment) -> str:
-    until = f"until {other.end_at:%Y-%m-%d %H:%M}" if other.end_at else "with no end date"
-    return (
-        f"This overlaps the assignment to {other.plan.name} from "
-        f"{other.start_at:%Y-%m-%d %H:%M} {until}. End that one first."
-    )
 
 
 def _first_clash(
@@ -79,7 +71,7 @@ class PlanAssignmentForm(AssignmentSpanForm):
         if customer is not None and span is not None:
             clash = _first_clash(customer, *span, ignore={self.instance.pk})
             if clash is not None:
-                self.add_error("start_at", _overlap_message(clash))
+                self.add_error("start_at", overlap_message(clash))
         return data
 
 
@@ -122,7 +114,7 @@ class PlanAssignmentFormSet(forms.BaseInlineFormSet):  # type: ignore[type-arg]
             return
         clash = _first_clash(self.instance, *span, ignore=ignore)
         if clash is not None:
-            form.add_error("start_at", _overlap_message(clash))
+            form.add_error("start_at", overlap_message(clash))
 
 
 class PlanAssignmentInline(admin.TabularInline):  # type: ignore[type-arg]

@@ -39,14 +39,17 @@ def plan_assign(
         raise ValidationError({"end_at": "The end date must be after the start date."})
     clash = overlapping_assignments(customer, start_at, end_at)
     if clash:
-        raise ValidationError({"start_at": _overlap_message(clash[0])})
+        raise ValidationError({"start_at": overlap_message(clash[0])})
     try:
         with transaction.atomic():
             return PlanAssignment.objects.create(
                 customer=customer, plan=plan, start_at=start_at, end_at=end_at
             )
     except IntegrityError as exc:
-        raise ValidationError({"start_at": "This overlaps another assignment."}) from exc
+        # Another writer got in between the check and the insert.
+        clash = overlapping_assignments(customer, start_at, end_at)
+        message = overlap_message(clash[0]) if clash else "This overlaps another assignment."
+        raise ValidationError({"start_at": message}) from exc
 
 
 @transaction.atomic
@@ -58,7 +61,7 @@ def assignment_end(*, assignment: PlanAssignment, end_at: datetime) -> PlanAssig
     return assignment
 
 
-def _overlap_message(other: PlanAssignment) -> str:
+def overlap_message(other: PlanAssignment) -> str:
     until = f"until {other.end_at:%Y-%m-%d %H:%M}" if other.end_at else "with no end date"
     return (
         f"This overlaps the assignment to {other.plan.name} from "

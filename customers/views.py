@@ -56,10 +56,9 @@ def _detail_context(request: HttpRequest, customer: Customer, **extra: Any) -> d
     now = timezone.now()
     periods = customer_periods(customer, now)
     ref = selected_period(customer, request.GET.get("period"), periods, now)
-    with timezone.override(billing_tz()):
-        assign_form = extra.pop("assign_form", None) or AssignPlanForm(
-            initial={"start_at": timezone.localtime(now).replace(second=0, microsecond=0)}
-        )
+    assign_form = extra.pop("assign_form", None) or AssignPlanForm(
+        initial={"start_at": timezone.localtime(now).replace(second=0, microsecond=0)}
+    )
     return {
         "customer": customer,
         "assignments": customer.assignments.select_related("plan").order_by("-start_at"),
@@ -87,10 +86,8 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def assign_plan(request: HttpRequest, pk: int) -> HttpResponse:
     customer = _get_customer(pk)
-    with timezone.override(billing_tz()):
-        form = AssignPlanForm(request.POST)
-        valid = form.is_valid()
-    if valid:
+    form = AssignPlanForm(request.POST)
+    if form.is_valid():
         try:
             assignment = plan_assign(customer=customer, **form.cleaned_data)
         except ValidationError as exc:
@@ -110,10 +107,8 @@ def assign_plan(request: HttpRequest, pk: int) -> HttpResponse:
 def end_assignment(request: HttpRequest, pk: int, assignment_pk: int) -> HttpResponse:
     customer = _get_customer(pk)
     assignment = get_object_or_404(PlanAssignment, pk=assignment_pk, customer=customer)
-    with timezone.override(billing_tz()):
-        form = EndAssignmentForm(request.POST)
-        valid = form.is_valid()
-    if not valid:
+    form = EndAssignmentForm(request.POST)
+    if not form.is_valid():
         messages.error(request, "Give a valid end date.")
         return redirect(customer)
     try:

@@ -42,7 +42,8 @@ MAX_PERIODS = 36  # how far back the period picker reaches
 
 
 def billing_tz() -> ZoneInfo:
-    return ZoneInfo(settings.BILLING_TIME_ZONE)
+    """The billing time zone (env BILLING_TIME_ZONE, which sets TIME_ZONE)."""
+    return ZoneInfo(settings.TIME_ZONE)
 
 
 @dataclass(frozen=True)

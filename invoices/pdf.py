@@ -15,7 +15,7 @@ from django.contrib.staticfiles import finders
 from django.template.loader import render_to_string
 from django.utils import timezone
 from weasyprint import HTML
-from weasyprint.urls import URLFetcher, URLFetcherResponse
+from weasyprint.urls import FatalURLFetchingError, URLFetcher, URLFetcherResponse
 
 from invoices.builder import Invoice
 
@@ -58,6 +58,12 @@ def render_invoice_html(invoice: Invoice, *, simplified: bool = False) -> str:
 
 def render_invoice_pdf(invoice: Invoice, *, simplified: bool = False) -> bytes:
     html = render_invoice_html(invoice, simplified=simplified)
-    pdf = HTML(string=html, base_url=STATIC_BASE, url_fetcher=StaticOnlyFetcher()).write_pdf()
-    assert pdf is not None
+    try:
+        pdf = HTML(string=html, base_url=STATIC_BASE, url_fetcher=StaticOnlyFetcher()).write_pdf()
+    except FatalURLFetchingError as exc:
+        # A BaseException in WeasyPrint: re-raised as an ordinary error so Django
+        # answers 500 and logs it, instead of the error escaping the handler.
+        raise RuntimeError(f"invoice PDF could not be rendered: {exc}") from exc
+    if pdf is None:
+        raise RuntimeError("WeasyPrint returned no PDF")
     return bytes(pdf)
