@@ -10,10 +10,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
-from django_htmx.http import HttpResponseClientRedirect
 from django_tables2 import RequestConfig
 
-from billing_site.htmx import page_or_partial
+from billing_site.htmx import page_or_partial, redirect_after_write
 from customers.forms import AssignPlanForm, CustomerForm, EndAssignmentForm
 from customers.models import Customer, PlanAssignment
 from customers.selectors import customers_with_current_plan
@@ -45,9 +44,7 @@ def customer_create_view(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         customer = customer_create(**form.cleaned_data)
         messages.success(request, f"Customer “{customer.name}” created.")
-        if request.htmx:  # type: ignore[attr-defined]
-            return HttpResponseClientRedirect(customer.get_absolute_url())
-        return redirect(customer)
+        return redirect_after_write(request, customer.get_absolute_url())
     template = page_or_partial(request, "customers/create.html", "customer-form")
     return render(request, template, {"form": form})
 
@@ -94,9 +91,7 @@ def assign_plan(request: HttpRequest, pk: int) -> HttpResponse:
             form.add_error(None, exc)
         else:
             messages.success(request, f"{customer.name} is now on {assignment.plan.name}.")
-            if request.htmx:  # type: ignore[attr-defined]
-                return HttpResponseClientRedirect(customer.get_absolute_url())
-            return redirect(customer)
+            return redirect_after_write(request, customer.get_absolute_url())
     template = "customers/detail.html#plans" if request.htmx else "customers/detail.html"  # type: ignore[attr-defined]
     context = _detail_context(request, customer, assign_form=form)
     return render(request, template, context, status=200 if request.htmx else 400)  # type: ignore[attr-defined]

@@ -5,13 +5,12 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
-from django_htmx.http import HttpResponseClientRedirect
 from django_tables2 import LazyPaginator, RequestConfig
 
-from billing_site.htmx import page_or_partial
+from billing_site.htmx import page_or_partial, redirect_after_write
 from meters.forms import TYPE_DESCRIPTIONS, EventUploadForm, MeterForm
 from meters.models import Meter
 from meters.records import DocumentError, decode, parse_document
@@ -45,9 +44,7 @@ def meter_create_view(request: HttpRequest) -> HttpResponse:
             form.add_error(None, exc)
         else:
             messages.success(request, f"Meter “{meter.label}” created.")
-            if request.htmx:  # type: ignore[attr-defined]
-                return HttpResponseClientRedirect(meter.get_absolute_url())
-            return redirect(meter)
+            return redirect_after_write(request, meter.get_absolute_url())
     dimension_rows = form["dimensions"].value() or [] if form.is_bound else []
     context = {"form": form, "dimension_rows": dimension_rows, "types": TYPE_DESCRIPTIONS}
     template = page_or_partial(request, "meters/create.html", "meter-form")

@@ -5,14 +5,13 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Prefetch
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
-from django_htmx.http import HttpResponseClientRedirect
 from django_tables2 import RequestConfig
 
-from billing_site.htmx import page_or_partial
+from billing_site.htmx import page_or_partial, redirect_after_write
 from meters.models import Meter
 from pricing.forms import RATE_MODEL_HELP, MatrixRow, PlanForm, RateForm
 from pricing.models import Plan, PriceCell, Rate
@@ -23,13 +22,6 @@ from pricing.tables import PlanTable
 
 def _get_plan(pk: int) -> Plan:
     return get_object_or_404(Plan, pk=pk)
-
-
-def _go_to(request: HttpRequest, url: str) -> HttpResponse:
-    """After a write: an HTMX redirect for HTMX requests, a normal one otherwise."""
-    if request.htmx:  # type: ignore[attr-defined]
-        return HttpResponseClientRedirect(url)
-    return redirect(url)
 
 
 @require_GET
@@ -54,7 +46,7 @@ def plan_create_view(request: HttpRequest) -> HttpResponse:
             form.add_error(None, exc)
         else:
             messages.success(request, f"Pricing plan “{plan.name}” created. Now add its rates.")
-            return _go_to(request, plan.get_absolute_url())
+            return redirect_after_write(request, plan.get_absolute_url())
     template = page_or_partial(request, "pricing/create.html", "plan-form")
     return render(request, template, {"form": form})
 
@@ -95,7 +87,7 @@ def rate_add(request: HttpRequest, pk: int) -> HttpResponse:
             form.add_error(None, exc)
         else:
             messages.success(request, _rate_added_message(rate, form))
-            return _go_to(request, plan.get_absolute_url())
+            return redirect_after_write(request, plan.get_absolute_url())
     template = page_or_partial(request, "pricing/add_rate.html", "rate-form")
     context = {"plan": plan, "form": form, "rate_models": RATE_MODEL_HELP}
     return render(request, template, context)
@@ -129,4 +121,4 @@ def rate_delete_view(request: HttpRequest, pk: int, rate_pk: int) -> HttpRespons
     rate = get_object_or_404(Rate.objects.select_related("meter"), pk=rate_pk, plan=plan)
     rate_delete(rate=rate)
     messages.success(request, f"Rate for {rate.meter.label} deleted from {plan.name}.")
-    return _go_to(request, reverse("pricing:detail", args=[plan.pk]))
+    return redirect_after_write(request, reverse("pricing:detail", args=[plan.pk]))

@@ -24,16 +24,6 @@ APR = datetime(2025, 4, 1, tzinfo=UTC)
 MID_FEB = datetime(2025, 2, 15, tzinfo=UTC)
 
 
-@pytest.fixture
-def customer() -> Customer:
-    return CustomerFactory.create(name="Test Customer", customer_id="test-customer")
-
-
-@pytest.fixture
-def plan() -> Plan:
-    return PlanFactory.create(name="Chatbot Usage Plan")
-
-
 def assign(customer: Customer, plan: Plan, start: datetime, end: datetime | None) -> PlanAssignment:
     return PlanAssignment.objects.create(customer=customer, plan=plan, start_at=start, end_at=end)
 

@@ -39,16 +39,6 @@ def _frozen_clock(time_machine: TimeMachineFixture) -> None:
     time_machine.move_to(NOW, tick=False)
 
 
-@pytest.fixture
-def customer() -> Customer:
-    return CustomerFactory.create(name="Test Customer", customer_id="test-customer")
-
-
-@pytest.fixture
-def plan() -> Plan:
-    return PlanFactory.create(name="Chatbot Usage Plan")
-
-
 def detail_url(customer: Customer) -> str:
     return reverse("customers:detail", args=[customer.pk])
 
