@@ -24,20 +24,20 @@ from django.db.models import Q
 from customers.models import Customer, PlanAssignment
 from meters.models import Meter, UsageEvent
 from meters.selectors import customer_meter_ids, meter_events, usage_partials
-from pricing.models import Rate
 from pricing.periods import BillingPeriod, Period, boundary, period_index
 from pricing.rating import (
     Aggregation,
-    CellPrice,
+    LineKind,
     PricedLine,
-    RateSpec,
     UnpricedUsage,
     invoice_total,
     project_usage,
     rate_usage,
 )
+from pricing.selectors import rate_spec
 
 ZERO = Decimal(0)
+MICROSECOND = timedelta(microseconds=1)
 MAX_PERIODS = 36  # how far back the period picker reaches
 
 
@@ -57,6 +57,15 @@ class PeriodRef:
     def token(self) -> str:
         """`<assignment id>-<period index>`, how URLs name this period."""
         return f"{self.assignment.pk}-{self.index}"
+
+    @property
+    def coverage(self) -> Decimal:
+        """The share of the period the assignment covers (1 unless it ends
+        inside the period); base fees and minimums are prorated by it."""
+        whole = self.period.end - self.period.start
+        return Decimal((self.usage_end - self.period.start) // MICROSECOND) / Decimal(
+            whole // MICROSECOND
+        )
 
     @property
     def usage_end(self) -> datetime:
@@ -103,11 +112,14 @@ class Invoice:
         """One line per rate (the guide: "you can simplify how invoices are presented")."""
         simple = []
         for section in self.sections:
-            prices = {line.unit_price for line in section.lines}
+            prices = {line.unit_price for line in section.lines if line.kind is LineKind.USAGE}
             simple.append(
                 SimpleLine(
                     description=section.meter_label,
-                    quantity=sum((line.quantity for line in section.lines), ZERO),
+                    quantity=sum(
+                        (line.quantity for line in section.lines if line.kind is LineKind.USAGE),
+                        ZERO,
+                    ),
                     unit_price=prices.pop() if len(prices) == 1 else None,
                     amount=section.subtotal,
                 )
@@ -167,15 +179,6 @@ def find_period(
     return ref
 
 
-def rate_spec(rate: Rate) -> RateSpec:
-    return RateSpec(
-        rate_id=rate.pk,
-        meter_label=rate.meter.label,
-        dimensions=tuple(rate.dimensions),
-        cells={tuple(c.dimension_values): CellPrice(c.unit_price) for c in rate.cells.all()},
-    )
-
-
 def build_invoice(customer: Customer, ref: PeriodRef) -> Invoice:
     plan = ref.assignment.plan
     start, end = ref.period.start, ref.usage_end
@@ -187,7 +190,7 @@ def build_invoice(customer: Customer, ref: PeriodRef) -> Invoice:
         groups = project_usage(
             Aggregation(rate.meter.meter_type), usage_partials(rate.meter, events), rate.dimensions
         )
-        rated = rate_usage(rate_spec(rate), groups, plan.currency)
+        rated = rate_usage(rate_spec(rate), groups, plan.currency, ref.coverage)
         sections.append(
             InvoiceSection(
                 meter_label=rate.meter.label,

@@ -200,7 +200,7 @@ class RateForm(forms.Form):
     meter = forms.ModelChoiceField(queryset=Meter.objects.order_by("label"), empty_label=None)
     rate_model = forms.ChoiceField(
         label="Rate model",
-        choices=Rate.RateModel.choices,
+        choices=[c for c in Rate.RateModel.choices if c[0] in RATE_MODEL_HELP],
         initial=Rate.RateModel.PER_UNIT,
         widget=forms.RadioSelect,
     )

@@ -44,7 +44,11 @@ class Rate(models.Model):
     (tiers, packages, free units) extend the cell, not the rate."""
 
     class RateModel(models.TextChoices):
+        # A rate without dimensions has one cell, priced by the same model.
         PER_UNIT = "per_unit", "Per unit"
+        GRADUATED = "graduated", "Graduated tiers"
+        VOLUME = "volume", "Volume tiers"
+        PACKAGE = "package", "Package"
         DIMENSIONS = "dimensions", "Dimensions (pricing matrix)"
 
     plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="rates")
@@ -57,12 +61,35 @@ class Rate(models.Model):
         blank=True,
         help_text="The meter dimensions this rate prices by, in matrix column order.",
     )
+    minimum_charge = models.DecimalField(
+        max_digits=30,
+        decimal_places=15,
+        null=True,
+        blank=True,
+        help_text="Per billing period: usage charges below it are trued up to it.",
+    )
+    base_fee = models.DecimalField(
+        max_digits=30,
+        decimal_places=15,
+        null=True,
+        blank=True,
+        help_text="A flat fee per billing period, prorated when the plan starts or ends "
+        "inside the period.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["plan", "meter__label"]
         constraints = [
             models.UniqueConstraint(fields=["plan", "meter"], name="pricing_rate_one_per_meter"),
+            models.CheckConstraint(
+                condition=models.Q(minimum_charge__gte=0) | models.Q(minimum_charge__isnull=True),
+                name="pricing_rate_minimum_not_negative",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(base_fee__gte=0) | models.Q(base_fee__isnull=True),
+                name="pricing_rate_base_fee_not_negative",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -70,16 +97,44 @@ class Rate(models.Model):
 
 
 class PriceCell(models.Model):
-    """One row of a rate's pricing matrix: a dimension combination and its price."""
+    """One row of a rate's pricing matrix: a dimension combination and its price
+    (or the matrix's default price, or the only price of a rate without
+    dimensions). The maths is pricing.price_models; `tiers` holds
+    [{"up_to": "5" | null, "unit_price": "5", "flat_fee": "0"}, ...] as strings
+    so no float ever touches them."""
+
+    class PriceModel(models.TextChoices):
+        # Values match pricing.price_models.PriceModel.
+        PER_UNIT = "per_unit", "Per unit"
+        GRADUATED = "graduated", "Graduated tiers"
+        VOLUME = "volume", "Volume tiers"
+        PACKAGE = "package", "Package"
+
+    class PackageRounding(models.TextChoices):
+        UP = "up", "A partial package counts as a whole one"
+        DOWN = "down", "A partial package is free"
 
     rate = models.ForeignKey(Rate, on_delete=models.CASCADE, related_name="cells")
+    is_default = models.BooleanField(
+        default=False, help_text="Prices combinations the matrix does not list."
+    )
+    price_model = models.CharField(
+        max_length=20, choices=PriceModel.choices, default=PriceModel.PER_UNIT
+    )
+    tiers = models.JSONField(default=list, blank=True)
+    package_size = models.DecimalField(max_digits=30, decimal_places=9, default=1)
+    package_price = models.DecimalField(max_digits=30, decimal_places=15, default=0)
+    package_rounding = models.CharField(
+        max_length=4, choices=PackageRounding.choices, default=PackageRounding.UP
+    )
+    free_units = models.DecimalField(max_digits=30, decimal_places=9, default=0)
     dimension_values = models.JSONField(
         default=list, blank=True, help_text="Values in the order of the rate's dimensions."
     )
     # meters.naming.dimension_key of the combination; "" for a per-unit rate.
     dimension_key = models.CharField(max_length=1000, blank=True, default="")
     # At least 12 decimal places, as prices per token are tiny.
-    unit_price = models.DecimalField(max_digits=30, decimal_places=15)
+    unit_price = models.DecimalField(max_digits=30, decimal_places=15, default=0)
 
     class Meta:
         ordering = ["rate", "dimension_key"]
@@ -89,6 +144,15 @@ class PriceCell(models.Model):
             ),
             models.CheckConstraint(
                 condition=models.Q(unit_price__gte=0), name="pricing_pricecell_price_not_negative"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(package_size__gt=0, package_price__gte=0, free_units__gte=0),
+                name="pricing_pricecell_package_and_free_units_valid",
+            ),
+            models.UniqueConstraint(
+                fields=["rate"],
+                condition=models.Q(is_default=True),
+                name="pricing_pricecell_one_default_per_rate",
             ),
         ]
 

@@ -13,12 +13,13 @@ Invariants:
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from pricing.money import round_money
+from pricing.money import format_unit_price, round_money
+from pricing.price_models import ONE, CellPrice, exact_amount, explain
 
 ZERO = Decimal(0)
 
@@ -96,22 +97,6 @@ def project_usage(
 
 
 @dataclass(frozen=True)
-class CellPrice:
-    """The price of one matrix cell (or of a per-unit rate's single cell).
-
-    Today a price per unit; the next rate models (tiers, packages, free units)
-    extend this type, and `exact_amount` gains their maths.
-    """
-
-    unit_price: Decimal
-
-
-def exact_amount(price: CellPrice, quantity: Decimal) -> Decimal:
-    """The unrounded charge for `quantity` units at `price`."""
-    return quantity * price.unit_price
-
-
-@dataclass(frozen=True)
 class RateSpec:
     """A plan's rate for one meter, as plain data.
 
@@ -124,6 +109,17 @@ class RateSpec:
     meter_label: str
     dimensions: tuple[str, ...]
     cells: Mapping[tuple[str, ...], CellPrice]
+    # Prices combinations the matrix does not list; None leaves them unpriced.
+    default_cell: CellPrice | None = None
+    # Per billing period, both prorated by the share of the period covered.
+    minimum_charge: Decimal | None = None
+    flat_fee: Decimal | None = None
+
+
+class LineKind(StrEnum):
+    USAGE = "usage"
+    BASE_FEE = "base_fee"
+    MINIMUM = "minimum"
 
 
 @dataclass(frozen=True)
@@ -132,9 +128,11 @@ class PricedLine:
     description: str
     dimensions: tuple[tuple[str, str], ...]
     quantity: Decimal
-    unit_price: Decimal
+    unit_price: Decimal | None  # None when tiers or packages price the line
     exact_amount: Decimal
     amount: Decimal
+    kind: LineKind = LineKind.USAGE
+    explanation: str = ""
 
 
 @dataclass(frozen=True)
@@ -156,20 +154,24 @@ def describe(meter_label: str, values: Iterable[str | None]) -> str:
     return " · ".join([meter_label, *(v if v is not None else "(none)" for v in values)])
 
 
-def rate_usage(rate: RateSpec, usage: Sequence[UsageGroup], currency: str) -> RatedUsage:
+def rate_usage(
+    rate: RateSpec, usage: Sequence[UsageGroup], currency: str, coverage: Decimal = ONE
+) -> RatedUsage:
     """Price usage already projected onto `rate.dimensions`.
 
-    A per-unit rate always yields one line (zero usage gives a zero line, so the
-    invoice shows every rate of the plan). A dimensional rate yields one line per
-    combination that has usage; combinations the matrix does not list are
-    returned as unpriced usage.
+    A rate without dimensions always yields one usage line (zero usage gives a
+    zero line, so the invoice shows every rate of the plan). A dimensional rate
+    yields one line per combination that has usage; a combination the matrix
+    does not list takes the default price if the rate has one, else it is
+    returned as unpriced usage. Then come the base fee and the minimum charge
+    true-up, both prorated by `coverage` (the share of the period the
+    assignment covers, 0..1).
     """
     result = RatedUsage()
     if not rate.dimensions:
         quantity = sum((g.quantity for g in usage), ZERO)
         result.lines.append(_line(rate, (), quantity, rate.cells[()], currency))
-        return result
-    for group in usage:
+    for group in usage if rate.dimensions else ():
         pairs = tuple(zip(rate.dimensions, group.values, strict=True))
         if any(v is None for v in group.values):
             missing = ", ".join(name for name, v in pairs if v is None)
@@ -178,13 +180,61 @@ def rate_usage(rate: RateSpec, usage: Sequence[UsageGroup], currency: str) -> Ra
             continue
         values = tuple(v for v in group.values if v is not None)
         cell = rate.cells.get(values)
-        if cell is None:
-            combo = " · ".join(values)
-            reason = f"no price for {combo} in the pricing matrix"
+        if cell is not None:
+            result.lines.append(_line(rate, values, group.quantity, cell, currency))
+        elif rate.default_cell is not None:
+            line = _line(rate, values, group.quantity, rate.default_cell, currency)
+            result.lines.append(replace(line, description=f"{line.description} (default price)"))
+        else:
+            reason = f"no price for {' · '.join(values)} in the pricing matrix"
             result.unpriced.append(UnpricedUsage(rate.meter_label, pairs, group.quantity, reason))
-            continue
-        result.lines.append(_line(rate, values, group.quantity, cell, currency))
+    result.lines.extend(_period_charges(rate, result.lines, currency, coverage))
     return result
+
+
+def _period_charges(
+    rate: RateSpec, usage_lines: list[PricedLine], currency: str, coverage: Decimal
+) -> list[PricedLine]:
+    """The prorated base fee, then a true-up to the prorated minimum charge
+    (which usage charges count towards; the base fee does not)."""
+    lines = []
+    share = "" if coverage == ONE else f" (prorated: {coverage * 100:.2f}% of the period)"
+    if rate.flat_fee:
+        exact = rate.flat_fee * coverage
+        lines.append(
+            _fixed_line(
+                rate, f"{rate.meter_label} · base fee{share}", exact, LineKind.BASE_FEE, currency
+            )
+        )
+    if rate.minimum_charge:
+        minimum = rate.minimum_charge * coverage
+        charged = sum((line.amount for line in usage_lines), ZERO)
+        if charged < round_money(minimum, currency):
+            lines.append(
+                _fixed_line(
+                    rate,
+                    f"{rate.meter_label} · minimum charge true-up{share}",
+                    minimum - charged,
+                    LineKind.MINIMUM,
+                    currency,
+                )
+            )
+    return lines
+
+
+def _fixed_line(
+    rate: RateSpec, description: str, exact: Decimal, kind: LineKind, currency: str
+) -> PricedLine:
+    return PricedLine(
+        rate_id=rate.rate_id,
+        description=description,
+        dimensions=(),
+        quantity=ONE,
+        unit_price=None,
+        exact_amount=exact,
+        amount=round_money(exact, currency),
+        kind=kind,
+    )
 
 
 def _line(
@@ -196,9 +246,13 @@ def _line(
         description=describe(rate.meter_label, values),
         dimensions=tuple(zip(rate.dimensions, values, strict=True)),
         quantity=quantity,
-        unit_price=cell.unit_price,
+        unit_price=cell.single_unit_price,
         exact_amount=exact,
         amount=round_money(exact, currency),
+        # Spelled out where the columns alone do not show how the amount arose.
+        explanation=""
+        if cell.single_unit_price is not None and not cell.free_units
+        else explain(cell, quantity, lambda d: format_unit_price(d, currency)),
     )
 
 

@@ -1,0 +1,151 @@
+"""What one price charges for a quantity: per unit, graduated or volume tiers,
+packages, with free units first. Pure: no ORM, no rounding (rating rounds each
+line once through money.round_money).
+
+Rules (docs/PRICING.md has worked examples):
+- Free units are deducted before any model: billable = max(0, quantity - free).
+- Tier bounds are inclusive upper bounds (`up_to`), as Stripe's: with tiers
+  up to 5 and up to 10, unit 5 is in the first tier and unit 5.5 in the second.
+  The last tier is unbounded (`up_to=None`).
+- Graduated: each unit is priced by the tier it falls in; the flat fee of every
+  tier that billable usage reaches is added. Volume: the tier holding the whole
+  billable quantity prices every unit, plus that tier's flat fee.
+- Zero billable usage costs nothing under every model: a tier's flat fee is a
+  charge for usage that reaches the tier, not a base fee (that is the rate's
+  recurring fee). Fractional quantities are priced as they are (2.5 units at
+  $2 = $5), except packages, which count whole blocks.
+- Package: blocks of `package_size` units at `package_price` each; a partial
+  block counts as a whole one (rounding "up", the default) or not at all ("down").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from enum import StrEnum
+
+from pricing.money import format_quantity
+
+ZERO = Decimal(0)
+ONE = Decimal(1)
+
+
+class PriceModel(StrEnum):
+    """Values match PriceCell.PriceModel."""
+
+    PER_UNIT = "per_unit"
+    GRADUATED = "graduated"
+    VOLUME = "volume"
+    PACKAGE = "package"
+
+
+class PackageRounding(StrEnum):
+    UP = "up"
+    DOWN = "down"
+
+
+@dataclass(frozen=True)
+class Tier:
+    up_to: Decimal | None  # inclusive upper bound; None for the last, unbounded tier
+    unit_price: Decimal
+    flat_fee: Decimal = ZERO
+
+
+@dataclass(frozen=True)
+class CellPrice:
+    """The price of one matrix cell, or of a rate without dimensions."""
+
+    unit_price: Decimal = ZERO
+    model: PriceModel = PriceModel.PER_UNIT
+    tiers: tuple[Tier, ...] = ()
+    package_size: Decimal = ONE
+    package_price: Decimal = ZERO
+    package_rounding: PackageRounding = PackageRounding.UP
+    free_units: Decimal = ZERO
+
+    @property
+    def single_unit_price(self) -> Decimal | None:
+        """The unit price when one price applies to every unit, else None."""
+        return self.unit_price if self.model is PriceModel.PER_UNIT else None
+
+
+def billable(price: CellPrice, quantity: Decimal) -> Decimal:
+    return max(ZERO, quantity - price.free_units)
+
+
+def tier_spans(tiers: tuple[Tier, ...], quantity: Decimal) -> list[tuple[Tier, Decimal]]:
+    """How much of `quantity` falls in each tier it reaches, in order."""
+    spans, floor = [], ZERO
+    for tier in tiers:
+        if quantity <= floor:
+            break
+        top = quantity if tier.up_to is None else min(quantity, tier.up_to)
+        spans.append((tier, top - floor))
+        if tier.up_to is None:
+            break
+        floor = tier.up_to
+    return spans
+
+
+def volume_tier(tiers: tuple[Tier, ...], quantity: Decimal) -> Tier:
+    """The tier whose range holds `quantity` (bounds inclusive)."""
+    for tier in tiers:
+        if tier.up_to is None or quantity <= tier.up_to:
+            return tier
+    raise ValueError("tiers must end with an unbounded tier")
+
+
+def package_blocks(price: CellPrice, quantity: Decimal) -> Decimal:
+    rounding = ROUND_CEILING if price.package_rounding is PackageRounding.UP else ROUND_FLOOR
+    return (quantity / price.package_size).to_integral_value(rounding=rounding)
+
+
+def exact_amount(price: CellPrice, quantity: Decimal) -> Decimal:
+    """The unrounded charge for `quantity` units at `price`."""
+    units = billable(price, quantity)
+    if units == 0:
+        return ZERO
+    if price.model is PriceModel.PER_UNIT:
+        return units * price.unit_price
+    if price.model is PriceModel.GRADUATED:
+        return sum(
+            (n * tier.unit_price + tier.flat_fee for tier, n in tier_spans(price.tiers, units)),
+            ZERO,
+        )
+    if price.model is PriceModel.VOLUME:
+        tier = volume_tier(price.tiers, units)
+        return units * tier.unit_price + tier.flat_fee
+    return package_blocks(price, units) * price.package_price
+
+
+def explain(price: CellPrice, quantity: Decimal, show: Callable[[Decimal], str] = str) -> str:
+    """How the amount was reached, in words an invoice reader follows:
+    `5 × $5 + 1 × $4`, `6 × $4 (tier up to 10)`, `2 packages of 100 × $9`.
+    `show` formats a price (e.g. with the currency)."""
+    qty = format_quantity
+    units = billable(price, quantity)
+    parts: list[str] = []
+    if price.free_units:
+        parts.append(f"{qty(min(quantity, price.free_units))} free")
+    if units == 0:
+        return "; ".join(parts)
+    if price.model is PriceModel.PER_UNIT:
+        parts.append(f"{qty(units)} × {show(price.unit_price)}")
+    elif price.model is PriceModel.GRADUATED:
+        steps = []
+        for tier, n in tier_spans(price.tiers, units):
+            fee = f" + {show(tier.flat_fee)}" if tier.flat_fee else ""
+            steps.append(f"{qty(n)} × {show(tier.unit_price)}{fee}")
+        parts.append(" + ".join(steps))
+    elif price.model is PriceModel.VOLUME:
+        tier = volume_tier(price.tiers, units)
+        bound = "above" if tier.up_to is None else f"up to {qty(tier.up_to)}"
+        fee = f" + {show(tier.flat_fee)}" if tier.flat_fee else ""
+        parts.append(f"{qty(units)} × {show(tier.unit_price)}{fee} (tier {bound})")
+    else:
+        blocks = package_blocks(price, units)
+        noun = "package" if blocks == 1 else "packages"
+        size = qty(price.package_size)
+        parts.append(f"{qty(blocks)} {noun} of {size} × {show(price.package_price)}")
+    return "; ".join(parts)

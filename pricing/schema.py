@@ -1,0 +1,350 @@
+"""Pricing as code: the JSON form of a plan and its rates, and the one set of
+rules that checks it. The rate editor and `import_plan` both validate through
+`read_rate`, so a file and a form are held to the same rules. Pure: no ORM.
+
+A plan document (docs/PRICING.md shows a full example):
+
+    {"schema": "tally.plan/1", "name": "...", "billing_period": "monthly",
+     "currency": "USD", "rates": [RATE, ...]}
+
+RATE: {"meter": "<api name>", "model": "per_unit|graduated|volume|package",
+       "price": PRICE, "minimum_charge": "10" | null, "base_fee": "5" | null}
+   or {"meter": "...", "model": "dimensions", "dimensions": ["model", "type"],
+       "cells": [{"values": ["model a", "input"], "price": PRICE}, ...],
+       "default_price": PRICE | null, "minimum_charge": ..., "base_fee": ...}
+PRICE: {"model": "per_unit", "unit_price": "0.01", "free_units": "0"}
+     | {"model": "graduated" | "volume", "tiers": [{"up_to": "5" | null,
+        "unit_price": "5", "flat_fee": "0"}, ...], "free_units": "0"}
+     | {"model": "package", "package_size": "100", "package_price": "9",
+        "package_rounding": "up" | "down", "free_units": "0"}
+Money and quantities are strings (or integers) so they stay exact.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+
+from pricing.money import CURRENCIES
+from pricing.periods import Period
+from pricing.price_models import CellPrice, PackageRounding, PriceModel, Tier
+
+SCHEMA = "tally.plan/1"
+MAX_PLACES = 15
+RATE_MODELS = [m.value for m in PriceModel] + ["dimensions"]
+
+
+@dataclass(frozen=True)
+class Problem:
+    path: str  # where, e.g. "rates[1].price.tiers[2].up_to"
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}" if self.path else self.message
+
+
+class Problems(Exception):
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("; ".join(str(p) for p in problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class RateDraft:
+    meter: str
+    model: str
+    dimensions: tuple[str, ...] = ()
+    cells: tuple[tuple[tuple[str, ...], CellPrice], ...] = ()
+    default_price: CellPrice | None = None
+    minimum_charge: Decimal | None = None
+    base_fee: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class PlanDraft:
+    name: str
+    billing_period: str
+    currency: str
+    rates: tuple[RateDraft, ...] = field(default_factory=tuple)
+
+
+class _Reader:
+    """Collects every problem instead of stopping at the first."""
+
+    def __init__(self) -> None:
+        self.problems: list[Problem] = []
+
+    def fail(self, path: str, message: str) -> None:
+        self.problems.append(Problem(path, message))
+
+    def amount(self, raw: object, path: str, *, allow_none: bool = False) -> Decimal | None:
+        """A non-negative exact number with at most 15 decimal places."""
+        if raw is None or raw == "":
+            if not allow_none:
+                self.fail(path, "is required")
+            return None
+        if isinstance(raw, bool) or not isinstance(raw, str | int | Decimal):
+            self.fail(path, f'must be a number written as text, like "0.01" (got {raw!r})')
+            return None
+        try:
+            value = Decimal(str(raw).strip())
+        except InvalidOperation:
+            self.fail(path, f"“{raw}” is not a number")
+            return None
+        if not value.is_finite():
+            self.fail(path, f"“{raw}” is not a number")
+            return None
+        if value < 0:
+            self.fail(path, "must not be negative")
+            return None
+        if -value.as_tuple().exponent > MAX_PLACES:  # type: ignore[operator]
+            self.fail(path, f"has more than {MAX_PLACES} decimal places")
+            return None
+        return value
+
+    def text_list(self, raw: object, path: str) -> tuple[str, ...]:
+        if not isinstance(raw, list) or not all(isinstance(v, str) and v.strip() for v in raw):
+            self.fail(path, "must be a list of non-empty texts")
+            return ()
+        return tuple(v.strip() for v in raw)
+
+    def price(self, raw: object, path: str) -> CellPrice | None:
+        if not isinstance(raw, Mapping):
+            self.fail(path, "must be an object with a model and its prices")
+            return None
+        model = raw.get("model", "per_unit")
+        free = self.amount(raw.get("free_units"), f"{path}.free_units", allow_none=True)
+        free = free or Decimal(0)
+        if model == PriceModel.PER_UNIT:
+            price = self.amount(raw.get("unit_price"), f"{path}.unit_price")
+            return None if price is None else CellPrice(unit_price=price, free_units=free)
+        if model in (PriceModel.GRADUATED, PriceModel.VOLUME):
+            tiers = self.tiers(raw.get("tiers"), f"{path}.tiers")
+            if tiers is None:
+                return None
+            return CellPrice(model=PriceModel(model), tiers=tiers, free_units=free)
+        if model == PriceModel.PACKAGE:
+            return self.package(raw, path, free)
+        self.fail(
+            f"{path}.model",
+            f"unknown price model {model!r}; use one of " + ", ".join(m.value for m in PriceModel),
+        )
+        return None
+
+    def package(self, raw: Mapping[str, object], path: str, free: Decimal) -> CellPrice | None:
+        size = self.amount(raw.get("package_size"), f"{path}.package_size")
+        price = self.amount(raw.get("package_price"), f"{path}.package_price")
+        rounding = raw.get("package_rounding", "up")
+        if size is not None and size == 0:
+            self.fail(f"{path}.package_size", "a package must hold more than 0 units")
+            size = None
+        if rounding not in ("up", "down"):
+            self.fail(f"{path}.package_rounding", 'must be "up" or "down"')
+            return None
+        if size is None or price is None:
+            return None
+        return CellPrice(
+            model=PriceModel.PACKAGE,
+            package_size=size,
+            package_price=price,
+            package_rounding=PackageRounding(rounding),
+            free_units=free,
+        )
+
+    def tiers(self, raw: object, path: str) -> tuple[Tier, ...] | None:
+        if not isinstance(raw, list) or not raw:
+            self.fail(path, "needs at least one tier")
+            return None
+        before = len(self.problems)
+        tiers: list[Tier] = []
+        previous = Decimal(0)
+        for i, item in enumerate(raw):
+            here = f"{path}[{i}]"
+            if not isinstance(item, Mapping):
+                self.fail(here, "must be an object with up_to, unit_price and flat_fee")
+                continue
+            last = i == len(raw) - 1
+            up_to = self.amount(item.get("up_to"), f"{here}.up_to", allow_none=True)
+            start = item.get("from")
+            if start is not None:
+                begin = self.amount(start, f"{here}.from")
+                if begin is not None and begin > previous:
+                    self.fail(f"{here}.from", f"leaves a gap: the tier before ends at {previous}")
+                elif begin is not None and begin < previous:
+                    self.fail(f"{here}.from", f"overlaps the tier before, which ends at {previous}")
+            if up_to is None and not last and item.get("up_to") in (None, ""):
+                self.fail(f"{here}.up_to", "only the last tier may be unbounded")
+            if up_to is not None and last:
+                self.fail(f"{here}.up_to", "the last tier must be unbounded (leave up_to empty)")
+            if up_to is not None and up_to <= previous:
+                self.fail(
+                    f"{here}.up_to",
+                    f"must be above the tier before ({previous}): tiers "
+                    "must rise without overlapping",
+                )
+            unit = self.amount(item.get("unit_price"), f"{here}.unit_price")
+            fee = self.amount(item.get("flat_fee"), f"{here}.flat_fee", allow_none=True)
+            if unit is not None:
+                tiers.append(Tier(up_to, unit, fee or Decimal(0)))
+            previous = up_to if up_to is not None else previous
+        return tuple(tiers) if len(self.problems) == before else None
+
+
+def read_rate(
+    raw: object, path: str, meters: Mapping[str, Sequence[str]]
+) -> tuple[RateDraft | None, list[Problem]]:
+    """Check one rate document against the known meters (api name → dimensions)."""
+    r = _Reader()
+    draft = _rate(r, raw, path, meters)
+    return (draft if not r.problems else None), r.problems
+
+
+def _rate(
+    r: _Reader, raw: object, path: str, meters: Mapping[str, Sequence[str]]
+) -> RateDraft | None:
+    if not isinstance(raw, Mapping):
+        r.fail(path, "must be an object")
+        return None
+    meter = raw.get("meter")
+    if not isinstance(meter, str) or meter not in meters:
+        r.fail(f"{path}.meter", f"unknown meter {meter!r}")
+        return None
+    model = raw.get("model", "per_unit")
+    if model not in RATE_MODELS:
+        r.fail(
+            f"{path}.model", f"unknown rate model {model!r}; use one of {', '.join(RATE_MODELS)}"
+        )
+        return None
+    minimum = r.amount(raw.get("minimum_charge"), f"{path}.minimum_charge", allow_none=True)
+    base_fee = r.amount(raw.get("base_fee"), f"{path}.base_fee", allow_none=True)
+    if model != "dimensions":
+        price = r.price({**_as_dict(raw.get("price")), "model": model}, f"{path}.price")
+        return RateDraft(meter, model, (), (((), price),) if price else (), None, minimum, base_fee)
+    dimensions = r.text_list(raw.get("dimensions"), f"{path}.dimensions")
+    undefined = [d for d in dimensions if d not in meters[meter]]
+    if undefined:
+        r.fail(f"{path}.dimensions", f"meter {meter} has no dimension {', '.join(undefined)}")
+    if len(set(dimensions)) != len(dimensions):
+        r.fail(f"{path}.dimensions", "a dimension is listed twice")
+    cells = _cells(r, raw.get("cells"), f"{path}.cells", dimensions)
+    default_raw = raw.get("default_price")
+    default = r.price(default_raw, f"{path}.default_price") if default_raw is not None else None
+    return RateDraft(meter, model, dimensions, cells, default, minimum, base_fee)
+
+
+def _cells(
+    r: _Reader, raw: object, path: str, dimensions: tuple[str, ...]
+) -> tuple[tuple[tuple[str, ...], CellPrice], ...]:
+    if not isinstance(raw, list) or not raw:
+        r.fail(path, "a pricing matrix needs at least one row")
+        return ()
+    cells: list[tuple[tuple[str, ...], CellPrice]] = []
+    seen: dict[tuple[str, ...], int] = {}
+    for i, item in enumerate(raw):
+        here = f"{path}[{i}]"
+        if not isinstance(item, Mapping):
+            r.fail(here, "must be an object with values and price")
+            continue
+        values = r.text_list(item.get("values"), f"{here}.values")
+        if values and len(values) != len(dimensions):
+            r.fail(f"{here}.values", f"needs one value per dimension ({', '.join(dimensions)})")
+            continue
+        if values in seen:
+            combo = " · ".join(values)
+            r.fail(f"{here}.values", f"{combo} is already priced in row {seen[values] + 1}")
+            continue
+        seen[values] = i
+        price = r.price(item.get("price"), f"{here}.price")
+        if values and price is not None:
+            cells.append((values, price))
+    return tuple(cells)
+
+
+def _as_dict(raw: object) -> dict[str, object]:
+    return dict(raw) if isinstance(raw, Mapping) else {}
+
+
+def read_plan(raw: object, meters: Mapping[str, Sequence[str]]) -> PlanDraft:
+    """A whole plan document, or Problems listing everything wrong with it."""
+    r = _Reader()
+    if not isinstance(raw, Mapping):
+        raise Problems([Problem("", "a plan file must be a JSON object")])
+    if raw.get("schema") != SCHEMA:
+        r.fail("schema", f"must be {SCHEMA!r}")
+    name = raw.get("name")
+    if not isinstance(name, str) or not name.strip():
+        r.fail("name", "is required")
+    period = raw.get("billing_period", "monthly")
+    if period not in [p.value for p in Period]:
+        r.fail("billing_period", f"must be one of {', '.join(p.value for p in Period)}")
+    currency = raw.get("currency", "USD")
+    if currency not in CURRENCIES:
+        r.fail("currency", f"must be one of {', '.join(CURRENCIES)}")
+    rates_raw = raw.get("rates", [])
+    rates: list[RateDraft] = []
+    if not isinstance(rates_raw, list):
+        r.fail("rates", "must be a list")
+        rates_raw = []
+    seen_meters: set[str] = set()
+    for i, item in enumerate(rates_raw):
+        draft = _rate(r, item, f"rates[{i}]", meters)
+        if draft and draft.meter in seen_meters:
+            r.fail(f"rates[{i}].meter", f"{draft.meter} already has a rate in this plan")
+        elif draft:
+            seen_meters.add(draft.meter)
+            rates.append(draft)
+    if r.problems:
+        raise Problems(r.problems)
+    return PlanDraft(str(name).strip(), str(period), str(currency), tuple(rates))
+
+
+def _text(value: Decimal) -> str:
+    """`0.010000000000000` -> `"0.01"`, `1E+2` -> `"100"`: exact, no exponent."""
+    return format(value.normalize(), "f")
+
+
+def price_to_dict(price: CellPrice) -> dict[str, object]:
+    out: dict[str, object] = {"model": price.model.value}
+    if price.model is PriceModel.PER_UNIT:
+        out["unit_price"] = _text(price.unit_price)
+    elif price.model is PriceModel.PACKAGE:
+        out["package_size"] = _text(price.package_size)
+        out["package_price"] = _text(price.package_price)
+        out["package_rounding"] = price.package_rounding.value
+    else:
+        out["tiers"] = [
+            {
+                "up_to": None if t.up_to is None else _text(t.up_to),
+                "unit_price": _text(t.unit_price),
+                "flat_fee": _text(t.flat_fee),
+            }
+            for t in price.tiers
+        ]
+    out["free_units"] = _text(price.free_units)
+    return out
+
+
+def rate_to_dict(draft: RateDraft) -> dict[str, object]:
+    out: dict[str, object] = {"meter": draft.meter, "model": draft.model}
+    if draft.model == "dimensions":
+        out["dimensions"] = list(draft.dimensions)
+        out["cells"] = [{"values": list(v), "price": price_to_dict(p)} for v, p in draft.cells]
+        out["default_price"] = price_to_dict(draft.default_price) if draft.default_price else None
+    else:
+        price = price_to_dict(draft.cells[0][1])
+        price.pop("model")
+        out["price"] = price
+    out["minimum_charge"] = None if draft.minimum_charge is None else _text(draft.minimum_charge)
+    out["base_fee"] = None if draft.base_fee is None else _text(draft.base_fee)
+    return out
+
+
+def plan_to_dict(draft: PlanDraft) -> dict[str, object]:
+    return {
+        "schema": SCHEMA,
+        "name": draft.name,
+        "billing_period": draft.billing_period,
+        "currency": draft.currency,
+        "rates": [rate_to_dict(r) for r in draft.rates],
+    }

@@ -1,0 +1,68 @@
+"""Reading plans and rates into the plain data the pure modules work on."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from pricing.models import Plan, PriceCell, Rate
+from pricing.price_models import CellPrice, PackageRounding, PriceModel, Tier
+from pricing.rating import RateSpec
+from pricing.schema import PlanDraft, RateDraft
+
+
+def cell_price(cell: PriceCell) -> CellPrice:
+    return CellPrice(
+        unit_price=cell.unit_price,
+        model=PriceModel(cell.price_model),
+        tiers=tuple(
+            Tier(
+                up_to=None if t["up_to"] is None else Decimal(t["up_to"]),
+                unit_price=Decimal(t["unit_price"]),
+                flat_fee=Decimal(t.get("flat_fee") or "0"),
+            )
+            for t in cell.tiers
+        ),
+        package_size=cell.package_size,
+        package_price=cell.package_price,
+        package_rounding=PackageRounding(cell.package_rounding),
+        free_units=cell.free_units,
+    )
+
+
+def rate_spec(rate: Rate) -> RateSpec:
+    """Expects `rate.cells` prefetched and `rate.meter` selected."""
+    cells = list(rate.cells.all())
+    default = next((c for c in cells if c.is_default), None)
+    return RateSpec(
+        rate_id=rate.pk,
+        meter_label=rate.meter.label,
+        dimensions=tuple(rate.dimensions),
+        cells={tuple(c.dimension_values): cell_price(c) for c in cells if not c.is_default},
+        default_cell=cell_price(default) if default else None,
+        minimum_charge=rate.minimum_charge,
+        flat_fee=rate.base_fee,
+    )
+
+
+def rate_draft(rate: Rate) -> RateDraft:
+    cells = list(rate.cells.all())
+    default = next((c for c in cells if c.is_default), None)
+    return RateDraft(
+        meter=rate.meter.api_name,
+        model=rate.rate_model,
+        dimensions=tuple(rate.dimensions),
+        cells=tuple((tuple(c.dimension_values), cell_price(c)) for c in cells if not c.is_default),
+        default_price=cell_price(default) if default else None,
+        minimum_charge=rate.minimum_charge,
+        base_fee=rate.base_fee,
+    )
+
+
+def plan_draft(plan: Plan) -> PlanDraft:
+    rates = plan.rates.select_related("meter").prefetch_related("cells").order_by("meter__label")
+    return PlanDraft(
+        name=plan.name,
+        billing_period=plan.billing_period,
+        currency=plan.currency,
+        rates=tuple(rate_draft(rate) for rate in rates),
+    )
