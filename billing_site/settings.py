@@ -143,7 +143,10 @@ SELLER_ADDRESS = env_str(
 # Event upload limits, so one paste cannot exhaust the server.
 UPLOAD_MAX_BYTES = int(env_str("UPLOAD_MAX_BYTES", str(20 * 1024 * 1024)))
 UPLOAD_MAX_RECORDS = int(env_str("UPLOAD_MAX_RECORDS", "100000"))
-DATA_UPLOAD_MAX_MEMORY_SIZE = UPLOAD_MAX_BYTES + 1024 * 1024
+# The ingestion API: per request, after decompression.
+INGEST_MAX_BYTES = int(env_str("INGEST_MAX_BYTES", str(10 * 1024 * 1024)))
+INGEST_MAX_RECORDS = int(env_str("INGEST_MAX_RECORDS", "10000"))
+DATA_UPLOAD_MAX_MEMORY_SIZE = max(UPLOAD_MAX_BYTES, INGEST_MAX_BYTES) + 1024 * 1024
 
 DJANGO_TABLES2_TEMPLATE = "django_tables2/table.html"
 # List pages boost sorting and paging links through HTMX (hx-boost on the

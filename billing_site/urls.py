@@ -5,11 +5,16 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from meters.api import ingest
+
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="customers:list"), name="home"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
+    # Machines: usage ingestion (Amberflo-compatible; both spellings, no redirect)
+    path("ingest/", ingest, name="ingest"),
+    path("ingest", ingest),
     # /meters/...
     path("meters/", include("meters.urls")),
     # /pricing/...

@@ -16,6 +16,12 @@ class Customer(models.Model):
         help_text="Your own ID for this customer; usage events send it as customerId.",
     )
     email = models.EmailField(blank=True)
+    enabled = models.BooleanField(default=True)
+    traits = models.JSONField(default=dict, blank=True, help_text="Free-form text attributes.")
+    created_by_ingestion = models.BooleanField(
+        default=False,
+        help_text="Created automatically when usage first arrived for this customer ID.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

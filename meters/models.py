@@ -107,3 +107,58 @@ class UsageEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.meter.api_name} {self.value} for {self.customer_id} at {self.event_time}"
+
+
+class RejectedRecord(models.Model):
+    """A usage record that was refused, kept with its reason so an operator can
+    see what a sender got wrong (the sender got the same reason back)."""
+
+    class Source(models.TextChoices):
+        API = "api", "Ingestion API"
+        UPLOAD = "upload", "Upload in the UI"
+
+    received_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    source = models.CharField(max_length=10, choices=Source.choices)
+    batch_id = models.CharField(max_length=64, help_text="Groups the records of one request.")
+    index = models.PositiveIntegerField(help_text="Position of the record in its request.")
+    meter = models.ForeignKey(
+        Meter, on_delete=models.SET_NULL, null=True, blank=True, related_name="rejections"
+    )
+    meter_api_name = models.CharField(max_length=255, blank=True)
+    customer_id = models.CharField(max_length=255, blank=True)
+    field = models.CharField(max_length=50, blank=True)
+    reason = models.CharField(max_length=500)
+    record = models.JSONField(null=True, blank=True, help_text="The record as received.")
+
+    class Meta:
+        ordering = ["-received_at", "index"]
+        indexes = [models.Index(fields=["field", "-received_at"], name="meters_rejected_field")]
+
+    def __str__(self) -> str:
+        return f"record {self.index + 1} of {self.batch_id}: {self.reason}"
+
+
+class ApiKey(models.Model):
+    """A machine's credential for the HTTP API. Only a SHA-256 of the key is
+    stored (keys are 256-bit random, so a fast hash is safe); the key itself is
+    shown once, when it is created."""
+
+    name = models.CharField(max_length=100, help_text="Who or what uses this key.")
+    prefix = models.CharField(
+        max_length=12, help_text="The key's first characters, to recognize it."
+    )
+    key_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "API key"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -10,7 +12,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from customers.models import Customer
-from meters.models import Meter, UsageEvent
+from meters.models import Meter, RejectedRecord, UsageEvent
+from meters.naming import normalize_api_name
 from meters.records import BadRecord
 from meters.validation import MeterInfo, Rejection, ValidEvent, validate_record
 
@@ -78,18 +81,24 @@ def events_ingest(
     default_meter: Meter | None = None,
     default_customer_id: str | None = None,
     now: datetime | None = None,
+    create_customers: bool = False,
+    source: str = RejectedRecord.Source.UPLOAD,
 ) -> IngestResult:
     """Validate each record on its own and store the good ones.
 
     Invariants: a bad record never stops the good ones beside it; a record whose
     (meter, uniqueId) is already stored, or repeated earlier in the same batch,
     is a duplicate and changes nothing; the unique constraint backs this up
-    against concurrent writers.
+    against concurrent writers. Every rejection is kept as a RejectedRecord.
+    With `create_customers` (the ingestion API), an unknown customerId is not
+    refused: the customer is created, marked as created by ingestion, so no
+    usage is lost.
     """
     now = now or timezone.now()
     meters = meter_infos()
     default = meters.get(default_meter.api_name) if default_meter else None
     known = _known_customers(records, default_customer_id)
+    exists = (lambda _cid: True) if create_customers else known.__contains__
     result = IngestResult()
     valid: list[ValidEvent] = []
     for index, record in enumerate(records):
@@ -100,7 +109,7 @@ def events_ingest(
             index,
             record,
             meters=meters,
-            customer_exists=known.__contains__,
+            customer_exists=exists,
             now=now,
             default_meter=default,
             default_customer_id=default_customer_id,
@@ -112,8 +121,54 @@ def events_ingest(
     fresh = _drop_duplicates(valid)
     result.duplicates = len(valid) - len(fresh)
     result.accepted = len(fresh)
+    if create_customers:
+        _create_customers({e.customer_id for e in fresh} - known)
     _store(fresh)
+    _keep_rejections(records, result.rejected, meters, source)
     return result
+
+
+def _create_customers(customer_ids: set[str]) -> None:
+    Customer.objects.bulk_create(
+        [Customer(name=cid, customer_id=cid, created_by_ingestion=True) for cid in customer_ids],
+        ignore_conflicts=True,  # created meanwhile by another request: fine
+    )
+
+
+def _keep_rejections(
+    records: Sequence[object], rejected: list[Rejection], meters: dict[str, MeterInfo], source: str
+) -> None:
+    if not rejected:
+        return
+    batch = uuid.uuid4().hex
+    rows = []
+    for r in rejected:
+        raw = records[r.index]
+        record = raw if isinstance(raw, dict) else None
+        name = record.get("meterApiName") if record else None
+        customer = record.get("customerId") if record else None
+        meter = meters.get(normalize_api_name(name)) if isinstance(name, str) else None
+        rows.append(
+            RejectedRecord(
+                source=source,
+                batch_id=batch,
+                index=r.index,
+                field=r.field,
+                reason=r.reason[:500],
+                record=_json_safe(record),
+                meter_id=meter.id if meter else None,
+                meter_api_name=name[:255] if isinstance(name, str) else "",
+                customer_id=customer[:255] if isinstance(customer, str) else "",
+            )
+        )
+    RejectedRecord.objects.bulk_create(rows, batch_size=1000)
+
+
+def _json_safe(record: dict[str, object] | None) -> object:
+    """The record for a JSONField: exact decimals kept as text."""
+    if record is None:
+        return None
+    return json.loads(json.dumps(record, default=str))
 
 
 def _drop_duplicates(events: list[ValidEvent]) -> list[ValidEvent]:
