@@ -12,7 +12,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from customers.models import Customer
-from meters.models import Meter, RejectedRecord, UsageEvent
+from meters.event_store import insert_new, unique_in_batch
+from meters.models import Meter, RejectedRecord
 from meters.naming import normalize_api_name
 from meters.records import BadRecord
 from meters.validation import MeterInfo, Rejection, ValidEvent, validate_record
@@ -118,12 +119,11 @@ def events_ingest(
             result.rejected.append(outcome)
         else:
             valid.append(outcome)
-    fresh = _drop_duplicates(valid)
-    result.duplicates = len(valid) - len(fresh)
-    result.accepted = len(fresh)
+    fresh = unique_in_batch(valid)
     if create_customers:
         _create_customers({e.customer_id for e in fresh} - known)
-    _store(fresh)
+    result.accepted = insert_new(fresh, received_at=now)
+    result.duplicates = len(valid) - result.accepted
     _keep_rejections(records, result.rejected, meters, source)
     return result
 
@@ -169,44 +169,3 @@ def _json_safe(record: dict[str, object] | None) -> object:
     if record is None:
         return None
     return json.loads(json.dumps(record, default=str))
-
-
-def _drop_duplicates(events: list[ValidEvent]) -> list[ValidEvent]:
-    seen: set[tuple[int, str]] = set()
-    by_meter: dict[int, list[str]] = {}
-    for event in events:
-        by_meter.setdefault(event.meter_id, []).append(event.unique_id)
-    for meter_id, unique_ids in by_meter.items():
-        for start in range(0, len(unique_ids), LOOKUP_CHUNK):
-            chunk = unique_ids[start : start + LOOKUP_CHUNK]
-            stored = UsageEvent.objects.filter(meter_id=meter_id, unique_id__in=chunk)
-            seen.update((meter_id, u) for u in stored.values_list("unique_id", flat=True))
-    fresh = []
-    for event in events:
-        key = (event.meter_id, event.unique_id)
-        if key not in seen:
-            seen.add(key)
-            fresh.append(event)
-    return fresh
-
-
-@transaction.atomic
-def _store(events: list[ValidEvent]) -> None:
-    # ignore_conflicts: a concurrent writer that stored the same (meter,
-    # uniqueId) first wins, and this copy is silently skipped, never doubled.
-    UsageEvent.objects.bulk_create(
-        [
-            UsageEvent(
-                meter_id=e.meter_id,
-                customer_id=e.customer_id,
-                value=e.value,
-                event_time=e.event_time,
-                dimensions=e.dimensions,
-                dimension_key=e.dimension_key,
-                unique_id=e.unique_id,
-            )
-            for e in events
-        ],
-        batch_size=1000,
-        ignore_conflicts=True,
-    )

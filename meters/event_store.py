@@ -1,0 +1,95 @@
+"""Writing usage events fast, exactly once.
+
+One statement per batch inserts every event whose (meter, unique_id) is new
+and skips the rest, and says how many it inserted — so the accepted and
+duplicate counts are exact even when several processes send the same records
+at once (the unique constraint decides; nothing is checked-then-written).
+PostgreSQL: INSERT … SELECT FROM unnest(arrays) ON CONFLICT DO NOTHING.
+SQLite: executemany of INSERT OR IGNORE.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+
+from django.db import connection, transaction
+
+from meters.models import UsageEvent
+from meters.validation import ValidEvent
+
+TABLE = UsageEvent._meta.db_table
+COLUMNS = (
+    "meter_id, customer_id, value, event_time, dimensions, dimension_key, unique_id, received_at"
+)
+CHUNK = 5000
+
+POSTGRES_INSERT = f"""
+    INSERT INTO {TABLE} ({COLUMNS})
+    SELECT m, c, v, t, d::jsonb, k, u, %s
+    FROM unnest(%s::bigint[], %s::text[], %s::numeric[], %s::timestamptz[],
+                %s::text[], %s::text[], %s::text[]) AS x(m, c, v, t, d, k, u)
+    ON CONFLICT (meter_id, unique_id) DO NOTHING
+"""
+SQLITE_INSERT = f"INSERT OR IGNORE INTO {TABLE} ({COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+
+
+def unique_in_batch(events: Sequence[ValidEvent]) -> list[ValidEvent]:
+    """The first of each (meter, unique_id) in the batch; later copies are duplicates."""
+    seen: dict[tuple[int, str], ValidEvent] = {}
+    for event in events:
+        seen.setdefault((event.meter_id, event.unique_id), event)
+    return list(seen.values())
+
+
+@transaction.atomic
+def insert_new(events: Sequence[ValidEvent], received_at: datetime) -> int:
+    """Insert the events not stored yet; returns how many were inserted."""
+    inserted = 0
+    for start in range(0, len(events), CHUNK):
+        chunk = events[start : start + CHUNK]
+        if connection.vendor == "postgresql":
+            inserted += _insert_postgres(chunk, received_at)
+        else:
+            inserted += _insert_sqlite(chunk, received_at)
+    return inserted
+
+
+def _insert_postgres(events: Sequence[ValidEvent], received_at: datetime) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            POSTGRES_INSERT,
+            [
+                received_at,
+                [e.meter_id for e in events],
+                [e.customer_id for e in events],
+                [e.value for e in events],
+                [e.event_time for e in events],
+                [json.dumps(e.dimensions) for e in events],
+                [e.dimension_key for e in events],
+                [e.unique_id for e in events],
+            ],
+        )
+        return int(cursor.rowcount)
+
+
+def _insert_sqlite(events: Sequence[ValidEvent], received_at: datetime) -> int:
+    ops = connection.ops
+    received = ops.adapt_datetimefield_value(received_at)
+    rows = [
+        (
+            e.meter_id,
+            e.customer_id,
+            ops.adapt_decimalfield_value(e.value, 30, 9),
+            ops.adapt_datetimefield_value(e.event_time),
+            json.dumps(e.dimensions),
+            e.dimension_key,
+            e.unique_id,
+            received,
+        )
+        for e in events
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(SQLITE_INSERT, rows)
+        return int(cursor.rowcount)
