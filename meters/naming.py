@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Mapping
+from functools import lru_cache
 from urllib.parse import parse_qsl, quote
 
 _SEPARATORS = re.compile(r"[\s_\-]+")
@@ -19,6 +20,7 @@ API_NAME_PATTERN = r"^[a-z0-9]+(-[a-z0-9]+)*$"
 DIMENSION_NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_.-]*$"
 
 
+@lru_cache(maxsize=4096)  # senders repeat a handful of names millions of times
 def normalize_api_name(raw: str) -> str:
     """`"LLM tokens"` -> `"llm-tokens"`; accents dropped, other symbols removed."""
     ascii_text = unicodedata.normalize("NFKD", raw).encode("ascii", "ignore").decode()
@@ -31,9 +33,12 @@ def dimension_key(dimensions: Mapping[str, str]) -> str:
     """Canonical, order-independent text for a dimension set, for GROUP BY and
     indexes on any database: keys sorted, keys and values percent-escaped,
     joined as `k=v&k=v`. `{}` gives `""`."""
-    return "&".join(
-        f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in sorted(dimensions.items())
-    )
+    return _key(tuple(sorted(dimensions.items())))
+
+
+@lru_cache(maxsize=65536)  # few distinct combinations, each seen many times
+def _key(items: tuple[tuple[str, str], ...]) -> str:
+    return "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in items)
 
 
 def parse_dimension_key(key: str) -> dict[str, str]:
