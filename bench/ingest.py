@@ -240,10 +240,14 @@ def main() -> None:
     key = seed()
     from django.db import connection
 
-    vendor = f"{connection.vendor} {connection.Database.sqlite_version if connection.vendor == 'sqlite' else connection.cursor().connection.info.server_version}"  # noqa: E501
-    print(
-        f"machine: {os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}, {vendor}"
-    )
+    if connection.vendor == "sqlite":
+        version = connection.Database.sqlite_version
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW server_version")
+            version = cursor.fetchone()[0]
+    machine = f"{os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}"
+    print(f"machine: {machine}, {connection.vendor} {version}")
     print(f"server: gunicorn, {args.workers} sync workers; client: {args.connections} connections")
     now_ms = int(time.time() * 1000)
     results = []
