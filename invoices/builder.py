@@ -202,7 +202,13 @@ def build_invoice(customer: Customer, ref: PeriodRef) -> Invoice:
         unpriced.extend(rated.unpriced)
     priced_meters = {rate.meter_id for rate in rates}
     window = Q(event_time__gte=start, event_time__lt=end)
-    others = set(customer_meter_ids(customer.customer_id, window)) - priced_meters
+    # One indexed EXISTS per meter outside the plan (there are few meters),
+    # rather than a second pass over all of the period's events.
+    others = {
+        meter.pk
+        for meter in Meter.objects.exclude(pk__in=priced_meters)
+        if meter_events(meter, customer.customer_id, start, end).exists()
+    }
     reason = f"the meter is not in the plan {plan.name}"
     unpriced.extend(_unpriced_meter_usage(customer, others, window, reason))
     total = sum((s.subtotal for s in sections), ZERO)
