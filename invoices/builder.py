@@ -34,7 +34,7 @@ from pricing.rating import (
     project_usage,
     rate_usage,
 )
-from pricing.selectors import rate_spec
+from pricing.selectors import plan_rates, rate_spec
 
 ZERO = Decimal(0)
 MICROSECOND = timedelta(microseconds=1)
@@ -184,7 +184,7 @@ def build_invoice(customer: Customer, ref: PeriodRef) -> Invoice:
     start, end = ref.period.start, ref.usage_end
     sections: list[InvoiceSection] = []
     unpriced: list[UnpricedUsage] = []
-    rates = plan.rates.select_related("meter").prefetch_related("cells").order_by("meter__label")
+    rates = plan_rates(plan)
     for rate in rates:
         events = meter_events(rate.meter, customer.customer_id, start, end)
         groups = project_usage(

@@ -2,7 +2,7 @@
 rules that checks it. The rate editor and `import_plan` both validate through
 `read_rate`, so a file and a form are held to the same rules. Pure: no ORM.
 
-A plan document (docs/PRICING.md shows a full example):
+A plan document (docs/PLAN_SCHEMA.md shows a full example):
 
     {"schema": "tally.plan/1", "name": "...", "billing_period": "monthly",
      "currency": "USD", "rates": [RATE, ...]}
@@ -24,14 +24,24 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Context, Decimal, InvalidOperation
 
 from pricing.money import CURRENCIES
 from pricing.periods import Period
 from pricing.price_models import CellPrice, PackageRounding, PriceModel, Tier
 
 SCHEMA = "tally.plan/1"
+# What the database columns hold (DecimalField(max_digits=30)): prices keep 15
+# decimal places, quantities 9 (as usage values do). A number outside them
+# would be rounded silently, or refused by the database, when the rate is saved.
+MAX_DIGITS = 30
 MAX_PLACES = 15
+MAX_TEXT = 100  # a dimension name or value
+MAX_NAME = 200  # Plan.name
+# normalize() rounds to the context's precision (28 digits by default); stored
+# numbers have up to 30, so normalize in a context wide enough to stay exact.
+EXACT = Context(prec=60)
+QUANTITY_PLACES = 9
 RATE_MODELS = [m.value for m in PriceModel] + ["dimensions"]
 
 
@@ -78,8 +88,11 @@ class _Reader:
     def fail(self, path: str, message: str) -> None:
         self.problems.append(Problem(path, message))
 
-    def amount(self, raw: object, path: str, *, allow_none: bool = False) -> Decimal | None:
-        """A non-negative exact number with at most 15 decimal places."""
+    def amount(
+        self, raw: object, path: str, *, allow_none: bool = False, places: int = MAX_PLACES
+    ) -> Decimal | None:
+        """A non-negative exact number with at most `places` decimal places that
+        its database column can hold."""
         if raw is None or raw == "":
             if not allow_none:
                 self.fail(path, "is required")
@@ -98,14 +111,26 @@ class _Reader:
         if value < 0:
             self.fail(path, "must not be negative")
             return None
-        if -value.as_tuple().exponent > MAX_PLACES:  # type: ignore[operator]
-            self.fail(path, f"has more than {MAX_PLACES} decimal places")
+        # Trailing zeros are not places: "1.0000000000000000" is 1.
+        if value and -value.normalize(EXACT).as_tuple().exponent > places:  # type: ignore[operator]
+            self.fail(path, f"has more than {places} decimal places")
+            return None
+        if value and value.adjusted() >= MAX_DIGITS - places:
+            self.fail(
+                path, f"is too large: use at most {MAX_DIGITS - places} digits before the point"
+            )
             return None
         return value
+
+    def quantity(self, raw: object, path: str, *, allow_none: bool = False) -> Decimal | None:
+        return self.amount(raw, path, allow_none=allow_none, places=QUANTITY_PLACES)
 
     def text_list(self, raw: object, path: str) -> tuple[str, ...]:
         if not isinstance(raw, list) or not all(isinstance(v, str) and v.strip() for v in raw):
             self.fail(path, "must be a list of non-empty texts")
+            return ()
+        if any(len(v.strip()) > MAX_TEXT for v in raw):
+            self.fail(path, f"each text must be at most {MAX_TEXT} characters")
             return ()
         return tuple(v.strip() for v in raw)
 
@@ -114,7 +139,7 @@ class _Reader:
             self.fail(path, "must be an object with a model and its prices")
             return None
         model = raw.get("model", "per_unit")
-        free = self.amount(raw.get("free_units"), f"{path}.free_units", allow_none=True)
+        free = self.quantity(raw.get("free_units"), f"{path}.free_units", allow_none=True)
         free = free or Decimal(0)
         if model == PriceModel.PER_UNIT:
             price = self.amount(raw.get("unit_price"), f"{path}.unit_price")
@@ -133,7 +158,7 @@ class _Reader:
         return None
 
     def package(self, raw: Mapping[str, object], path: str, free: Decimal) -> CellPrice | None:
-        size = self.amount(raw.get("package_size"), f"{path}.package_size")
+        size = self.quantity(raw.get("package_size"), f"{path}.package_size")
         price = self.amount(raw.get("package_price"), f"{path}.package_price")
         rounding = raw.get("package_rounding", "up")
         if size is not None and size == 0:
@@ -165,10 +190,10 @@ class _Reader:
                 self.fail(here, "must be an object with up_to, unit_price and flat_fee")
                 continue
             last = i == len(raw) - 1
-            up_to = self.amount(item.get("up_to"), f"{here}.up_to", allow_none=True)
+            up_to = self.quantity(item.get("up_to"), f"{here}.up_to", allow_none=True)
             start = item.get("from")
             if start is not None:
-                begin = self.amount(start, f"{here}.from")
+                begin = self.quantity(start, f"{here}.from")
                 if begin is not None and begin > previous:
                     self.fail(f"{here}.from", f"leaves a gap: the tier before ends at {previous}")
                 elif begin is not None and begin < previous:
@@ -222,6 +247,9 @@ def _rate(
         price = r.price({**_as_dict(raw.get("price")), "model": model}, f"{path}.price")
         return RateDraft(meter, model, (), (((), price),) if price else (), None, minimum, base_fee)
     dimensions = r.text_list(raw.get("dimensions"), f"{path}.dimensions")
+    if raw.get("dimensions") == []:
+        # Without one, the matrix has no row to price usage with.
+        r.fail(f"{path}.dimensions", "a pricing matrix needs at least one dimension")
     undefined = [d for d in dimensions if d not in meters[meter]]
     if undefined:
         r.fail(f"{path}.dimensions", f"meter {meter} has no dimension {', '.join(undefined)}")
@@ -246,15 +274,20 @@ def _cells(
         if not isinstance(item, Mapping):
             r.fail(here, "must be an object with values and price")
             continue
+        before = len(r.problems)
         values = r.text_list(item.get("values"), f"{here}.values")
-        if values and len(values) != len(dimensions):
+        if len(r.problems) > before:
+            values = ()  # reported; the row's price is still checked below
+        elif dimensions and len(values) != len(dimensions):
+            # An empty list too: a row without values would be dropped unseen.
             r.fail(f"{here}.values", f"needs one value per dimension ({', '.join(dimensions)})")
             continue
-        if values in seen:
+        elif values in seen:
             combo = " · ".join(values)
             r.fail(f"{here}.values", f"{combo} is already priced in row {seen[values] + 1}")
             continue
-        seen[values] = i
+        else:
+            seen[values] = i
         price = r.price(item.get("price"), f"{here}.price")
         if values and price is not None:
             cells.append((values, price))
@@ -275,6 +308,8 @@ def read_plan(raw: object, meters: Mapping[str, Sequence[str]]) -> PlanDraft:
     name = raw.get("name")
     if not isinstance(name, str) or not name.strip():
         r.fail("name", "is required")
+    elif len(name.strip()) > MAX_NAME:
+        r.fail("name", f"must be at most {MAX_NAME} characters")
     period = raw.get("billing_period", "monthly")
     if period not in [p.value for p in Period]:
         r.fail("billing_period", f"must be one of {', '.join(p.value for p in Period)}")
@@ -301,7 +336,7 @@ def read_plan(raw: object, meters: Mapping[str, Sequence[str]]) -> PlanDraft:
 
 def _text(value: Decimal) -> str:
     """`0.010000000000000` -> `"0.01"`, `1E+2` -> `"100"`: exact, no exponent."""
-    return format(value.normalize(), "f")
+    return format(value.normalize(EXACT), "f")
 
 
 def price_to_dict(price: CellPrice) -> dict[str, object]:

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from django.db.models import Prefetch, QuerySet
+
 from pricing.models import Plan, PriceCell, Rate
 from pricing.price_models import CellPrice, PackageRounding, PriceModel, Tier
 from pricing.rating import RateSpec
 from pricing.schema import PlanDraft, RateDraft
+
+# Matrix rows in the order they were entered (the plan page, exports and
+# invoices all list them that way).
+CELLS_IN_ENTRY_ORDER = Prefetch("cells", queryset=PriceCell.objects.order_by("pk"))
 
 
 def cell_price(cell: PriceCell) -> CellPrice:
@@ -58,8 +64,14 @@ def rate_draft(rate: Rate) -> RateDraft:
     )
 
 
+def plan_rates(plan: Plan) -> QuerySet[Rate]:
+    """The plan's rates with their meters and cells, in meter order."""
+    rates = plan.rates.select_related("meter").prefetch_related(CELLS_IN_ENTRY_ORDER)
+    return rates.order_by("meter__label")
+
+
 def plan_draft(plan: Plan) -> PlanDraft:
-    rates = plan.rates.select_related("meter").prefetch_related("cells").order_by("meter__label")
+    rates = plan_rates(plan)
     return PlanDraft(
         name=plan.name,
         billing_period=plan.billing_period,
