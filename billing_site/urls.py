@@ -5,6 +5,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from billing_site.api import api
 from meters.api import ingest
 
 urlpatterns = [
@@ -15,6 +16,8 @@ urlpatterns = [
     # Machines: usage ingestion (Amberflo-compatible; both spellings, no redirect)
     path("ingest/", ingest, name="ingest"),
     path("ingest", ingest),
+    path("api/v1/", api.urls),
+    path("amberflo/", include("billing_site.amberflo_urls")),
     # /meters/...
     path("meters/", include("meters.urls")),
     # /pricing/...

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 
 from django.core.exceptions import ValidationError
@@ -67,3 +68,55 @@ def overlap_message(other: PlanAssignment) -> str:
         f"This overlaps the assignment to {other.plan.name} from "
         f"{other.start_at:%Y-%m-%d %H:%M} {until}. End that one first."
     )
+
+
+def _customer_fill(
+    customer: Customer, *, name: str, email: str, enabled: bool, traits: Mapping[str, str]
+) -> None:
+    """Every writable field from the arguments: PUT semantics, nothing kept."""
+    customer.name = name
+    customer.email = email
+    customer.enabled = enabled
+    customer.traits = dict(traits)
+    # Someone has now described this customer: it is no longer a stub made
+    # from a customerId that arrived with usage.
+    customer.created_by_ingestion = False
+
+
+@transaction.atomic
+def customer_replace(
+    *,
+    customer_id: str,
+    name: str,
+    email: str = "",
+    enabled: bool = True,
+    traits: Mapping[str, str] | None = None,
+) -> tuple[Customer, bool]:
+    """Create the customer `customer_id`, or replace all of its fields if it
+    exists (the Amberflo API's create and full-replace update). Returns the
+    customer and whether it was created.
+
+    Invariant: one customer per customer_id, even when ingestion or another
+    request creates the same one at the same moment (the unique constraint
+    decides; the loser replaces the winner's row instead of failing).
+    """
+    wanted = dict(traits or {})
+    customer = Customer.objects.select_for_update().filter(customer_id=customer_id).first()
+    created = customer is None
+    if customer is None:
+        customer = Customer(customer_id=customer_id)
+    _customer_fill(customer, name=name, email=email, enabled=enabled, traits=wanted)
+    customer.full_clean(validate_unique=False)
+    if not created:
+        customer.save()
+        return customer, False
+    try:
+        with transaction.atomic():
+            customer.save()
+    except IntegrityError:
+        # Created meanwhile (by ingestion or another request): replace that one.
+        customer = Customer.objects.select_for_update().get(customer_id=customer_id)
+        _customer_fill(customer, name=name, email=email, enabled=enabled, traits=wanted)
+        customer.save()
+        return customer, False
+    return customer, True

@@ -130,7 +130,10 @@ def events_ingest(
 
 def _create_customers(customer_ids: set[str]) -> None:
     Customer.objects.bulk_create(
-        [Customer(name=cid, customer_id=cid, created_by_ingestion=True) for cid in customer_ids],
+        [
+            Customer(name=cid[:200], customer_id=cid, created_by_ingestion=True)
+            for cid in customer_ids
+        ],
         ignore_conflicts=True,  # created meanwhile by another request: fine
     )
 
