@@ -57,6 +57,14 @@ def plan_assign(
 def assignment_end(*, assignment: PlanAssignment, end_at: datetime) -> PlanAssignment:
     if end_at <= assignment.start_at:
         raise ValidationError({"end_at": "The end date must be after the start date."})
+    customer = assignment.customer
+    clash = [
+        other
+        for other in overlapping_assignments(customer, assignment.start_at, end_at)
+        if other.pk != assignment.pk
+    ]
+    if clash:
+        raise ValidationError({"end_at": overlap_message(clash[0])})
     assignment.end_at = end_at
     assignment.save(update_fields=["end_at"])
     return assignment

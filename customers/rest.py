@@ -1,0 +1,184 @@
+"""The native JSON API for customers and their plan assignments (mounted by
+billing_site/api.py). Writes go through customers.services, so the API refuses
+exactly what the pages refuse (an overlapping assignment, an end before the
+start) with the same reasons."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError
+from django.http import Http404, HttpRequest
+from ninja import P, PathEx, QueryEx, Router, Schema, Status
+
+from customers.models import Customer, PlanAssignment
+from customers.services import (
+    assignment_end,
+    customer_create,
+    overlap_message,
+    overlapping_assignments,
+    plan_assign,
+)
+from meters.rest import aware
+from pricing.models import Plan
+
+# Objects are named by their id in paths: /customers/{id}.
+ObjectId = PathEx[int, P(alias="id")]
+
+router = Router(tags=["customers"])
+
+MAX_CUSTOMERS_PAGE = 500
+
+
+class CustomerIn(Schema):
+    name: str
+    customer_id: str  # your own ID; usage events send it as customerId
+    email: str = ""
+
+
+class CustomerOut(Schema):
+    id: int
+    customer_id: str
+    name: str
+    email: str
+    enabled: bool
+    created_by_ingestion: bool
+    created_at: datetime
+
+
+class CustomerPage(Schema):
+    count: int
+    limit: int
+    offset: int
+    items: list[CustomerOut]
+
+
+class AssignmentIn(Schema):
+    plan_id: int
+    start_at: datetime  # without an offset: in the billing time zone
+    end_at: datetime | None = None
+
+
+class AssignmentEnd(Schema):
+    end_at: datetime
+
+
+class AssignmentOut(Schema):
+    id: int
+    plan_id: int
+    plan: str
+    start_at: datetime
+    end_at: datetime | None
+
+
+def get_customer(pk: int) -> Customer:
+    customer = Customer.objects.filter(pk=pk).first()
+    if customer is None:
+        raise Http404(f"No customer with id {pk}.")
+    return customer
+
+
+def _assignment_json(assignment: PlanAssignment) -> dict[str, Any]:
+    return {
+        "id": assignment.pk,
+        "plan_id": assignment.plan_id,
+        "plan": assignment.plan.name,
+        "start_at": assignment.start_at,
+        "end_at": assignment.end_at,
+    }
+
+
+# /customers
+
+
+@router.get("/customers", response=CustomerPage, summary="List customers")
+def customer_list(
+    request: HttpRequest,
+    limit: QueryEx[int, P(ge=1, le=MAX_CUSTOMERS_PAGE)] = 50,
+    offset: QueryEx[int, P(ge=0)] = 0,
+    customer_id: str = "",
+) -> dict[str, Any]:
+    """Customers by name, `limit` at a time from `offset`; `count` is the
+    total. `customer_id` finds one customer by your own ID."""
+    customers = Customer.objects.order_by("name", "pk")
+    if customer_id:
+        customers = customers.filter(customer_id=customer_id)
+    return {
+        "count": customers.count(),
+        "limit": limit,
+        "offset": offset,
+        "items": list(customers[offset : offset + limit]),
+    }
+
+
+@router.get("/customers/{id}", response=CustomerOut, summary="Get a customer")
+def customer_detail(request: HttpRequest, pk: ObjectId) -> Customer:
+    return get_customer(pk)
+
+
+@router.post("/customers", response={201: CustomerOut}, summary="Create a customer")
+def customer_add(request: HttpRequest, payload: CustomerIn) -> Status[Customer]:
+    return Status(201, customer_create(**payload.model_dump()))
+
+
+# /customers/<id>/assignments
+
+
+@router.get(
+    "/customers/{id}/assignments",
+    response=list[AssignmentOut],
+    summary="List a customer's plan assignments",
+)
+def assignment_list(request: HttpRequest, pk: ObjectId) -> list[Any]:
+    """The customer's plan assignments, latest start first."""
+    customer = get_customer(pk)
+    assignments = customer.assignments.select_related("plan").order_by("-start_at")
+    return [_assignment_json(a) for a in assignments]
+
+
+@router.post("/customers/{id}/assignments", response={201: AssignmentOut}, summary="Assign a plan")
+def assignment_add(
+    request: HttpRequest, payload: AssignmentIn, pk: ObjectId
+) -> Status[dict[str, Any]]:
+    """Put the customer on a plan from `start_at` (until `end_at`, or open-ended).
+    An overlap with another assignment is refused with the reason."""
+    customer = get_customer(pk)
+    plan = Plan.objects.filter(pk=payload.plan_id).first()
+    if plan is None:
+        raise ValidationError({"plan_id": f"No plan with id {payload.plan_id}."})
+    end_at = aware(payload.end_at) if payload.end_at else None
+    assignment = plan_assign(
+        customer=customer, plan=plan, start_at=aware(payload.start_at), end_at=end_at
+    )
+    return Status(201, _assignment_json(assignment))
+
+
+@router.post(
+    "/customers/{id}/assignments/{assignment_id}/end",
+    response=AssignmentOut,
+    summary="End a plan assignment",
+)
+def assignment_stop(
+    request: HttpRequest, assignment_id: int, payload: AssignmentEnd, pk: ObjectId
+) -> dict[str, Any]:
+    """End the assignment at `end_at` (after its start, and not into the
+    customer's next assignment)."""
+    customer = get_customer(pk)
+    assignment = customer.assignments.select_related("plan").filter(pk=assignment_id).first()
+    if assignment is None:
+        raise Http404(f"{customer.name} has no assignment with id {assignment_id}.")
+    end_at = aware(payload.end_at)
+    try:
+        return _assignment_json(assignment_end(assignment=assignment, end_at=end_at))
+    except IntegrityError as exc:
+        # assignment_end does not check overlaps itself: moving the end later,
+        # into the next assignment, is stopped only by the database constraint.
+        clash = [
+            a
+            for a in overlapping_assignments(customer, assignment.start_at, end_at)
+            if a.pk != assignment.pk
+        ]
+        reason = overlap_message(clash[0]) if clash else "This overlaps another assignment."
+        raise ValidationError({"end_at": reason}) from exc

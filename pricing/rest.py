@@ -1,0 +1,171 @@
+"""The native JSON API for plans and their rates (mounted by billing_site/api.py).
+
+Rates are exactly the RATE JSON of pricing/schema.py, read by `read_rate` and
+written by `rate_to_dict`, and a plan reads as its plan document (plus its id):
+what the API answers, `export_plan` writes and `import_plan` reads are one
+format, checked by one set of rules.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest
+from ninja import Body, Field, P, PathEx, Router, Schema, Status
+
+from meters.models import Meter
+from pricing.models import Plan, Rate
+from pricing.plan_files import check_plan, known_meters
+from pricing.schema import SCHEMA, Problem, Problems, plan_to_dict, rate_to_dict, read_rate
+from pricing.selectors import plan_draft, rate_draft
+from pricing.services import plan_import, rate_delete, rate_save
+
+# Objects are named by their id in paths: /customers/{id}.
+ObjectId = PathEx[int, P(alias="id")]
+
+router = Router(tags=["plans"])
+
+RATE_EXAMPLES = {
+    "per_unit": {
+        "summary": "A price per unit",
+        "value": {"meter": "api-calls", "model": "per_unit", "price": {"unit_price": "0.01"}},
+    },
+    "dimensions": {
+        "summary": "A pricing matrix by dimension values",
+        "value": {
+            "meter": "llm-tokens",
+            "model": "dimensions",
+            "dimensions": ["model", "type"],
+            "cells": [
+                {"values": ["model a", "input"], "price": {"unit_price": "0.00001"}},
+                {"values": ["model a", "output"], "price": {"unit_price": "0.00002"}},
+            ],
+        },
+    },
+    "graduated": {
+        "summary": "Graduated tiers",
+        "value": {
+            "meter": "api-calls",
+            "model": "graduated",
+            "price": {
+                "tiers": [
+                    {"up_to": "1000", "unit_price": "0"},
+                    {"up_to": None, "unit_price": "0.002"},
+                ]
+            },
+        },
+    },
+}
+
+
+class PlanIn(Schema):
+    """A plan document (docs/PLAN_SCHEMA.md); `rates` may be left out and
+    added one by one later."""
+
+    document_schema: str = Field(SCHEMA, alias="schema")
+    name: str
+    billing_period: str = "monthly"
+    currency: str = "USD"
+    rates: list[dict[str, Any]] = []
+
+
+class PlanSummary(Schema):
+    id: int
+    name: str
+    billing_period: str
+    currency: str
+
+
+class PlanOut(Schema):
+    """The plan document, as `export_plan` writes it, with the plan's id."""
+
+    id: int
+    document_schema: str = Field(SCHEMA, alias="schema")
+    name: str
+    billing_period: str
+    currency: str
+    rates: list[dict[str, Any]]
+
+
+def get_plan(pk: int) -> Plan:
+    plan = Plan.objects.filter(pk=pk).first()
+    if plan is None:
+        raise Http404(f"No plan with id {pk}.")
+    return plan
+
+
+def _plan_json(plan: Plan) -> dict[str, Any]:
+    return {"id": plan.pk, **plan_to_dict(plan_draft(plan))}
+
+
+# /plans
+
+
+@router.get("/plans", response=list[PlanSummary], summary="List plans")
+def plan_list(request: HttpRequest) -> list[Plan]:
+    return list(Plan.objects.order_by("name", "pk"))
+
+
+@router.get("/plans/{id}", response=PlanOut, by_alias=True, summary="Get a plan with its rates")
+def plan_detail(request: HttpRequest, pk: ObjectId) -> dict[str, Any]:
+    """The plan with its rates in the plan document's JSON form."""
+    return _plan_json(get_plan(pk))
+
+
+@router.post("/plans", response={201: PlanOut}, by_alias=True, summary="Create a plan")
+def plan_add(request: HttpRequest, payload: PlanIn) -> Status[dict[str, Any]]:
+    """Create a plan, with its rates if the document lists them (all or
+    nothing). An exported plan document can be posted as it is."""
+    draft = check_plan(payload.model_dump(by_alias=True))
+    try:
+        plan = plan_import(draft=draft)
+    except ValidationError as exc:
+        if hasattr(exc, "error_dict"):
+            raise
+        # check_plan refuses a meter priced twice, so the one error plan_import
+        # raises without a field is the plan's name being taken.
+        raise ValidationError({"name": exc.messages}) from exc
+    return Status(201, _plan_json(plan))
+
+
+# /plans/<id>/rates
+
+
+RATE_BODY = {"requestBody": {"content": {"application/json": {"examples": RATE_EXAMPLES}}}}
+
+
+@router.post(
+    "/plans/{id}/rates",
+    response={201: dict[str, Any]},
+    openapi_extra=RATE_BODY,
+    summary="Add a rate to a plan",
+)
+def rate_add(
+    request: HttpRequest, pk: ObjectId, rate: Body[dict[str, Any]]
+) -> Status[dict[str, object]]:
+    """Price a meter on the plan: post the schema's RATE JSON. Every problem
+    is answered at once, each with its path (`price.unit_price`)."""
+    plan = get_plan(pk)
+    draft, problems = read_rate(rate, "", known_meters())
+    if draft is None:
+        raise Problems([Problem(p.path.lstrip("."), p.message) for p in problems])
+    meter = Meter.objects.get(api_name=draft.meter)
+    try:
+        saved = rate_save(plan=plan, meter=meter, draft=draft)
+    except ValidationError as exc:
+        raise ValidationError({"meter": exc.messages}) from exc  # already priced
+    return Status(201, rate_to_dict(rate_draft(saved)))
+
+
+@router.delete(
+    "/plans/{id}/rates/{meter}", response={204: None}, summary="Remove a rate from a plan"
+)
+def rate_remove(request: HttpRequest, meter: str, pk: ObjectId) -> Status[None]:
+    """Remove the rate of the meter (by API name) from the plan."""
+    plan = get_plan(pk)
+    rate = Rate.objects.filter(plan=plan, meter__api_name=meter).first()
+    if rate is None:
+        raise Http404(f"{plan.name} has no rate for the meter {meter!r}.")
+    rate_delete(rate=rate)
+    return Status(204, None)
