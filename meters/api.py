@@ -49,9 +49,7 @@ def ingest(request: HttpRequest) -> JsonResponse:
     if len(records) > settings.INGEST_MAX_RECORDS:
         message = f"{len(records):,} records is more than {settings.INGEST_MAX_RECORDS:,} a request"
         return json_error(413, message, "body")
-    result = events_ingest(
-        records=records, create_customers=True, source=RejectedRecord.Source.API
-    )
+    result = events_ingest(records=records, create_customers=True, source=RejectedRecord.Source.API)
     return JsonResponse(
         {
             "accepted": result.accepted,
