@@ -1,18 +1,15 @@
 """Forms for plans and rates.
 
-The rate form reads its pricing matrix straight from the POST: each row is one
-input per chosen dimension (`cell-dim-<dimension>`) and one price
-(`cell-price`), read back in order with `getlist`. Rows are validated one by
-one so every message can be shown on the row it is about.
+The rate form builds the rate's JSON document (pricing.schema) from what was
+typed, and pricing.schema.read_rate decides whether it is valid, so the editor
+and `import_plan` hold a rate to the same rules. Each Problem is put back on
+the input its path names (pricing.rate_forms reads the nested inputs: the
+price, each matrix row, the default price, and their tiers).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
-from itertools import zip_longest
 from typing import Any
 from urllib.parse import urlencode
 
@@ -22,57 +19,19 @@ from django.forms.boundfield import BoundWidget
 from django.http import QueryDict
 
 from meters.models import Meter
-from meters.naming import dimension_key
 from pricing.models import Plan, Rate
+from pricing.money import format_quantity, format_unit_price
+from pricing.price_models import PriceModel
+from pricing.rate_forms import (
+    MatrixRow,
+    PriceEditor,
+    friendly,
+    read_rows,
+    storage_problems,
+)
+from pricing.schema import MAX_TEXT, Problem, RateDraft, read_rate
 
-# What PriceCell can store: unit_price is DecimalField(max_digits=30,
-# decimal_places=15) and dimension_key a CharField(max_length=1000); a test
-# keeps these in step with the model.
-PRICE_PLACES = 15
-PRICE_INTEGER_DIGITS = 30 - PRICE_PLACES
-MAX_KEY_LENGTH = 1000
-MAX_VALUE_LENGTH = 100
-# Plain decimal notation (an exponent is tolerated). Checked before Decimal()
-# because Decimal also accepts "1_000", "NaN" and "Infinity".
-_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
-
-PRICE_NAME = "cell-price"
-
-
-def dimension_input_name(dimension: str) -> str:
-    # Dimension names never contain spaces, and "cell-dim-" keeps them apart
-    # from the price column, whatever the dimensions are called.
-    return f"cell-dim-{dimension}"
-
-
-def parse_price(raw: str) -> Decimal:
-    """A unit price typed by a person, as an exact Decimal (never a float)."""
-    text = raw.strip()
-    if not text:
-        raise ValidationError("Enter a price.", code="required")
-    if not _NUMBER.match(text):
-        raise ValidationError(
-            f"“{text}” is not a number. Write it like 0.01, without a currency "
-            "symbol or thousands separators.",
-            code="invalid",
-        )
-    try:
-        price = Decimal(text)
-    except InvalidOperation as exc:  # pragma: no cover - the pattern rules this out
-        raise ValidationError(f"“{text}” is not a number.", code="invalid") from exc
-    if price < 0:
-        raise ValidationError("A price cannot be negative.", code="negative")
-    if price == 0:
-        return Decimal(0)
-    # Trailing zeros do not count: "0.100000000000000000" is 0.1.
-    places = max(0, -int(price.normalize().as_tuple().exponent))
-    if places > PRICE_PLACES:
-        raise ValidationError(
-            f"Use at most {PRICE_PLACES} decimal places.", code="max_decimal_places"
-        )
-    if price.adjusted() >= PRICE_INTEGER_DIGITS:
-        raise ValidationError("This price is too large.", code="max_digits")
-    return price
+DIMENSIONS = Rate.RateModel.DIMENSIONS
 
 
 class PlanForm(forms.ModelForm[Plan]):
@@ -96,99 +55,27 @@ class PlanForm(forms.ModelForm[Plan]):
         return name
 
 
-@dataclass
-class MatrixCell:
-    dimension: str
-    value: str
-    error: str = ""
-
-    @property
-    def input_name(self) -> str:
-        return dimension_input_name(self.dimension)
-
-
-@dataclass
-class MatrixRow:
-    """One row of the pricing-matrix editor: the text as typed, and its errors."""
-
-    cells: list[MatrixCell]
-    price: str = ""
-    price_error: str = ""
-    error: str = ""  # about the row as a whole (a repeated combination)
-
-    @classmethod
-    def blank(cls, dimensions: Sequence[str]) -> MatrixRow:
-        return cls(cells=[MatrixCell(d, "") for d in dimensions])
-
-    @property
-    def values(self) -> list[str]:
-        return [c.value for c in self.cells]
-
-    @property
-    def is_blank(self) -> bool:
-        return not self.price and not any(self.values)
-
-    @property
-    def has_errors(self) -> bool:
-        return bool(self.error or self.price_error or any(c.error for c in self.cells))
-
-
-def read_matrix(data: QueryDict, dimensions: Sequence[str]) -> list[MatrixRow]:
-    """The rows posted for these dimensions, in order, values stripped."""
-    columns = [data.getlist(dimension_input_name(d)) for d in dimensions]
-    prices = data.getlist(PRICE_NAME)
-    return [
-        MatrixRow(
-            cells=[MatrixCell(d, v.strip()) for d, v in zip(dimensions, values, strict=True)],
-            price=price.strip(),
-        )
-        for *values, price in zip_longest(*columns, prices, fillvalue="")
-    ]
-
-
-def validate_matrix(rows: Sequence[MatrixRow]) -> list[tuple[list[str], Decimal]]:
-    """Check every row and record each problem on its row; return the
-    (values, price) pairs of a matrix with no problems, else []."""
-    seen: dict[str, int] = {}
-    matrix: list[tuple[list[str], Decimal]] = []
-    for number, row in enumerate(rows, start=1):
-        for cell in row.cells:
-            if not cell.value:
-                cell.error = f"Enter a value for {cell.dimension}."
-            elif len(cell.value) > MAX_VALUE_LENGTH:
-                cell.error = f"Use at most {MAX_VALUE_LENGTH} characters."
-        try:
-            price = parse_price(row.price)
-        except ValidationError as exc:
-            row.price_error = exc.messages[0]
-        else:
-            matrix.append((row.values, price))
-        if any(c.error for c in row.cells):
-            continue
-        key = dimension_key({c.dimension: c.value for c in row.cells})
-        if key in seen:
-            combination = " · ".join(row.values)
-            row.error = f"{combination} is already priced in row {seen[key]}."
-        elif len(key) > MAX_KEY_LENGTH:
-            row.error = "These values are too long to store; shorten them."
-        else:
-            seen[key] = number
-    return [] if any(r.has_errors for r in rows) else matrix
-
-
 RATE_MODEL_HELP = {
     Rate.RateModel.PER_UNIT: "One price for every unit of usage, e.g. $0.01 per API call.",
+    Rate.RateModel.GRADUATED: "Each unit is priced by the tier it falls in: the first 5 "
+    "at $5, the next 5 at $4, and so on.",
+    Rate.RateModel.VOLUME: "The tier the whole quantity falls in prices every unit: "
+    "6 units in the “up to 10” tier all cost $4.",
+    Rate.RateModel.PACKAGE: "A price per block of units, e.g. $9 per 100 API calls; "
+    "a partial block rounds up or down.",
     Rate.RateModel.DIMENSIONS: "A price for each combination of dimension values, "
-    "e.g. per model and token type.",
+    "e.g. per model and token type. Each row can use any of the models above.",
 }
+_DECIMAL = {"inputmode": "decimal", "autocomplete": "off", "class": "num"}
 
 
 class RateForm(forms.Form):
     """Add one rate to a plan.
 
     Bound to `data`, it validates. Given a `draft` instead (the same fields,
-    posted when the meter or rate model changes), it only pre-fills itself, so
-    the form can be re-rendered for the new choice without showing errors.
+    posted when the meter, a model or the dimensions change, or a row or tier
+    is added), it only pre-fills itself, so the form can be re-rendered for the
+    new choice without showing errors; `preview_draft()` then checks it quietly.
     """
 
     kind = forms.ChoiceField(
@@ -200,22 +87,35 @@ class RateForm(forms.Form):
     meter = forms.ModelChoiceField(queryset=Meter.objects.order_by("label"), empty_label=None)
     rate_model = forms.ChoiceField(
         label="Rate model",
-        choices=[c for c in Rate.RateModel.choices if c[0] in RATE_MODEL_HELP],
+        choices=Rate.RateModel.choices,
         initial=Rate.RateModel.PER_UNIT,
         widget=forms.RadioSelect,
-    )
-    unit_price = forms.CharField(
-        label="Price per unit",
-        required=False,
-        widget=forms.TextInput(
-            attrs={"inputmode": "decimal", "autocomplete": "off", "placeholder": "0.01"}
-        ),
     )
     dimensions = forms.MultipleChoiceField(
         label="Price by",
         required=False,
         widget=forms.CheckboxSelectMultiple,
         help_text="Each chosen dimension becomes a column of the pricing matrix.",
+    )
+    has_default_price = forms.BooleanField(
+        label="Default price for combinations not listed",
+        required=False,
+        help_text="Off: usage of a combination the matrix does not list is shown as "
+        "unpriced on the invoice. On: it is charged at this price.",
+    )
+    minimum_charge = forms.CharField(
+        label="Minimum charge per period",
+        required=False,
+        widget=forms.TextInput(attrs={**_DECIMAL, "placeholder": "none"}),
+        help_text="When usage charges for a period come to less, a true-up line makes up "
+        "the difference. Leave empty for none.",
+    )
+    base_fee = forms.CharField(
+        label="Base fee per period",
+        required=False,
+        widget=forms.TextInput(attrs={**_DECIMAL, "placeholder": "none"}),
+        help_text="A flat fee every billing period, prorated when a customer starts or "
+        "leaves mid-period. Leave empty for none.",
     )
 
     def __init__(
@@ -226,10 +126,10 @@ class RateForm(forms.Form):
         draft: QueryDict | None = None,
     ) -> None:
         self.plan = plan
-        source = data if data is not None else draft
+        self.source = data if data is not None else draft
         self.available_meters = list(Meter.objects.exclude(rates__plan=plan).order_by("label"))
-        self.chosen_meter = self._chosen_meter(source)
-        self.chosen_dimensions = self._chosen_dimensions(source, data is None)
+        self.chosen_meter = self._chosen_meter(self.source)
+        self.chosen_dimensions = self._chosen_dimensions(self.source, data is None)
         super().__init__(data, initial=self._initial(draft))
         # Every meter validates, so a meter that is already priced gets a message
         # naming it; only the unpriced ones are offered.
@@ -237,11 +137,19 @@ class RateForm(forms.Form):
         dimensions = self.fields["dimensions"]
         assert isinstance(dimensions, forms.MultipleChoiceField)
         dimensions.choices = [(d, d) for d in self.meter_dimensions]
-        self.rows = read_matrix(source, self.chosen_dimensions) if source is not None else []
+        model = self.rate_model_value
+        self.price = PriceEditor.read(self.source, "", model if model != DIMENSIONS else None)
+        self.default_price = PriceEditor.read(self.source, "default-")
+        self.rows = read_rows(self.source, self.chosen_dimensions)
         if draft is not None and draft.get("add_row"):
             self.rows.append(MatrixRow.blank(self.chosen_dimensions))
         if not self.rows:
             self.rows = [MatrixRow.blank(self.chosen_dimensions)]
+        if draft is not None and draft.get("add_tier"):
+            self._add_tier(str(draft["add_tier"]))
+        self.sent_rows: list[MatrixRow] = []  # the rows the document holds
+        self.problems: list[Problem] = []
+        self.problem_list: list[str] = []  # "label: message", for the preview
 
     @property
     def meter_dimensions(self) -> list[str]:
@@ -266,6 +174,18 @@ class RateForm(forms.Form):
     def rate_model_value(self) -> str:
         value = self["rate_model"].value()
         return str(value) if value in Rate.RateModel.values else Rate.RateModel.PER_UNIT
+
+    @property
+    def is_matrix(self) -> bool:
+        return self.rate_model_value == DIMENSIONS and bool(self.chosen_dimensions)
+
+    @property
+    def wants_default(self) -> bool:
+        return bool(self["has_default_price"].value())
+
+    @property
+    def bad_rows(self) -> int:
+        return sum(r.has_errors for r in self.rows)
 
     def _chosen_meter(self, source: QueryDict | None) -> Meter | None:
         raw = str(source.get("meter", "")) if source is not None else ""
@@ -292,8 +212,125 @@ class RateForm(forms.Form):
             initial["meter"] = self.chosen_meter.pk
         if draft is not None:
             initial["rate_model"] = draft.get("rate_model") or Rate.RateModel.PER_UNIT
-            initial["unit_price"] = draft.get("unit_price", "")
+            initial["has_default_price"] = bool(draft.get("has_default_price"))
+            for name in ("minimum_charge", "base_fee"):
+                initial[name] = draft.get(name, "")
         return initial
+
+    def _add_tier(self, tiers_id: str) -> None:
+        editors = [self.price, self.default_price, *(r.price for r in self.rows)]
+        for editor in editors:
+            if editor.tiers_id == tiers_id and editor.is_tiered:
+                editor.add_tier()
+
+    def _typed(self, name: str) -> str:
+        return str(self.source.get(name, "")).strip() if self.source is not None else ""
+
+    # Validation: the JSON document, pricing.schema, and problems put in place.
+
+    def document(self, meter: Meter) -> dict[str, object]:
+        """The rate as pricing.schema's JSON, built from what was typed.
+        Rows left completely empty (an extra "+ Add row") are left out."""
+        doc: dict[str, object] = {
+            "meter": meter.api_name,
+            "model": self.rate_model_value,
+            "minimum_charge": self._typed("minimum_charge") or None,
+            "base_fee": self._typed("base_fee") or None,
+        }
+        if self.rate_model_value != DIMENSIONS:
+            doc["price"] = self.price.document()
+            return doc
+        self.sent_rows = [r for r in self.rows if not r.is_blank]
+        doc["dimensions"] = self.chosen_dimensions
+        doc["cells"] = [r.document() for r in self.sent_rows]
+        doc["default_price"] = self.default_price.document() if self.wants_default else None
+        return doc
+
+    def check(self, meter: Meter) -> RateDraft | None:
+        """The draft pricing.schema.read_rate makes of the inputs, or None with
+        every problem put on its input."""
+        meters = {meter.api_name: list(meter.dimensions)}
+        draft, self.problems = read_rate(self.document(meter), "rate", meters)
+        if draft is not None:
+            self.problems = storage_problems(draft, "rate")
+        for problem in self.problems:
+            self.problem_list.append(self._place(problem))
+        return None if self.problems else draft
+
+    @property
+    def is_incomplete(self) -> bool:
+        """Whether every problem is only something not typed yet."""
+        return all(_is_missing(p) for p in self.problems)
+
+    def _place(self, problem: Problem) -> str:
+        path = problem.path.removeprefix("rate").removeprefix(".")
+        message = problem.message
+        if path in ("meter", "model", "dimensions", "minimum_charge", "base_fee", "cells"):
+            name = {"model": "rate_model", "cells": None}.get(path, path)
+            text = (
+                "Add at least one row to the pricing matrix."
+                if path == "cells"
+                else friendly(path, message)
+            )
+            if self.is_bound:
+                self.add_error(name, text)
+            label = self[name].label if name else "Pricing matrix"
+            return f"{label}: {text}"
+        mark = self.is_bound  # a draft is checked quietly, for the preview
+        if path.startswith("price"):
+            label, text = self.price.place(path.removeprefix("price"), message, mark=mark)
+            return f"{label}: {text}"
+        if path.startswith("default_price"):
+            sub = path.removeprefix("default_price")
+            label, text = self.default_price.place(sub, message, mark=mark)
+            return f"Default price · {label}: {text}"
+        cell = re.fullmatch(r"cells\[(\d+)\](.*)", path)
+        if cell is None or int(cell.group(1)) >= len(self.sent_rows):
+            if self.is_bound:
+                self.add_error(None, str(problem))
+            return str(problem)
+        row = self.sent_rows[int(cell.group(1))]
+        where = f"Row {self.rows.index(row) + 1}"
+        sub = cell.group(2)
+        if sub.startswith(".price"):
+            label, text = row.price.place(sub.removeprefix(".price"), message, mark=mark)
+            return f"{where} · {label}: {text}"
+        return f"{where}: {self._place_values(row, sub, message, mark)}"
+
+    def _place_values(self, row: MatrixRow, sub: str, message: str, mark: bool) -> str:
+        """A problem with a row's combination: on the value it names, else on
+        the row (with `mark`); returns the message as shown."""
+        empty = [c for c in row.cells if not c.value]
+        long = [c for c in row.cells if len(c.value) > MAX_TEXT]
+        repeated = re.search(r"already priced in row (\d+)", message)
+        if long and message.startswith("each text must be at most"):
+            text, cells = f"Use at most {MAX_TEXT} characters.", long
+        elif empty:
+            text, cells = "Enter a value for each dimension.", empty
+        elif repeated and int(repeated.group(1)) <= len(self.sent_rows):
+            first = self.rows.index(self.sent_rows[int(repeated.group(1)) - 1]) + 1
+            text, cells = f"{row.combination} is already priced in row {first}.", []
+        elif message == "is too long":
+            text, cells = "These values are too long to store; shorten them.", []
+        else:
+            text, cells = friendly("", message), []
+        if mark:
+            for cell in cells:
+                cell.error = f"Enter a value for {cell.dimension}." if not cell.value else text
+            row.error = "" if cells else text
+        return text
+
+    def preview_draft(self) -> RateDraft | None:
+        """The draft as typed so far, checked quietly (for the live preview)."""
+        if self.chosen_meter is None:
+            self.problems = [Problem("rate.meter", "choose a meter")]
+            self.problem_list = ["Meter: Choose a meter."]
+            return None
+        if self.rate_model_value == DIMENSIONS and not self.chosen_dimensions:
+            self.problems = [Problem("rate.dimensions", "choose a dimension")]
+            self.problem_list = ["Price by: Choose at least one dimension to price by."]
+            return None
+        return self.check(self.chosen_meter)
 
     def clean_meter(self) -> Meter:
         meter: Meter = self.cleaned_data["meter"]
@@ -310,48 +347,62 @@ class RateForm(forms.Form):
         meter = data.get("meter")
         if meter is None:
             return data
-        if data.get("rate_model") == Rate.RateModel.PER_UNIT:
-            try:
-                data["unit_price"] = parse_price(data.get("unit_price", ""))
-            except ValidationError as exc:
-                self.add_error("unit_price", exc)
-        elif data.get("rate_model") == Rate.RateModel.DIMENSIONS:
-            self._clean_matrix(meter, data)
-        return data
-
-    def _clean_matrix(self, meter: Meter, data: dict[str, Any]) -> None:
-        if not meter.dimensions:
-            self.add_error(
-                "rate_model",
-                f"{meter.label} has no dimensions to price by. Choose Per unit, or add "
-                "dimensions to the meter.",
-            )
-            return
-        if not self.chosen_dimensions:
-            self.add_error("dimensions", "Choose at least one dimension to price by.")
-            return
-        # Rows left completely empty (an extra "+ Add row") are ignored.
-        self.rows = [r for r in self.rows if not r.is_blank]
-        if not self.rows:
-            self.rows = [MatrixRow.blank(self.chosen_dimensions)]
-            self.add_error(None, "Add at least one row to the pricing matrix.")
-            return
-        data["matrix"] = validate_matrix(self.rows)
-        bad = sum(r.has_errors for r in self.rows)
-        if bad:
+        if self.rate_model_value == DIMENSIONS and not self._matrix_ready(meter):
+            return data
+        draft = self.check(meter)
+        if draft is not None:
+            data["draft"] = draft
+        elif self.bad_rows and self.is_matrix:
+            bad = self.bad_rows
             self.add_error(
                 None,
                 f"{bad} row{'s' if bad > 1 else ''} of the pricing matrix "
                 f"need{'' if bad > 1 else 's'} attention; see the messages below.",
             )
+        elif self.price.has_errors or self.default_price.has_errors or not self.errors:
+            self.add_error(None, "The rate was not saved: see the messages below.")
+        return data
 
-    def rate_kwargs(self) -> dict[str, Any]:
-        """Arguments for pricing.services.rate_create, once the form is valid."""
-        data = self.cleaned_data
-        if data["rate_model"] == Rate.RateModel.PER_UNIT:
-            return {"meter": data["meter"], "unit_price": data["unit_price"]}
-        return {
-            "meter": data["meter"],
-            "dimensions": self.chosen_dimensions,
-            "matrix": data["matrix"],
-        }
+    def _matrix_ready(self, meter: Meter) -> bool:
+        """Whether there is a matrix to check: dimensions chosen, rows typed."""
+        if not meter.dimensions:
+            self.add_error(
+                "rate_model",
+                f"{meter.label} has no dimensions to price by. Choose another rate model, "
+                "or add dimensions to the meter.",
+            )
+            return False
+        if not self.chosen_dimensions:
+            self.add_error("dimensions", "Choose at least one dimension to price by.")
+            return False
+        self.rows = [r for r in self.rows if not r.is_blank]
+        if not self.rows:
+            self.rows = [MatrixRow.blank(self.chosen_dimensions)]
+            self.add_error(None, "Add at least one row to the pricing matrix.")
+            return False
+        return True
+
+
+def _is_missing(problem: Problem) -> bool:
+    """Whether a problem only says that something has not been typed yet."""
+    return (
+        problem.message in ("is required", "only the last tier may be unbounded")
+        or problem.path == "rate.cells"
+        or (problem.path.endswith(".values") and "non-empty" in problem.message)
+    )
+
+
+def rate_added_message(rate: Rate, draft: RateDraft) -> str:
+    label, currency = rate.meter.label, rate.plan.currency
+    if draft.model == DIMENSIONS:
+        count, by = len(draft.cells), " and ".join(draft.dimensions)
+        return f"Rate added: {label}, priced by {by} ({count} price{'s' * (count > 1)})."
+    price = draft.cells[0][1]
+    if price.model is PriceModel.PER_UNIT:
+        return f"Rate added: {label} at {format_unit_price(price.unit_price, currency)} per unit."
+    if price.model is PriceModel.PACKAGE:
+        size = format_quantity(price.package_size)
+        cost = format_unit_price(price.package_price, currency)
+        return f"Rate added: {label} at {cost} per package of {size}."
+    kind = rate.get_rate_model_display().lower()
+    return f"Rate added: {label}, {kind} ({len(price.tiers)} tiers)."

@@ -6,17 +6,22 @@ from django.core.exceptions import ValidationError
 from django.db.models import Count, Prefetch
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
+from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 from django_tables2 import RequestConfig
 
 from billing_site.htmx import page_or_partial, redirect_after_write
 from meters.models import Meter
-from pricing.forms import RATE_MODEL_HELP, MatrixRow, PlanForm, RateForm
+from pricing.forms import PlanForm, RateForm, rate_added_message
 from pricing.models import Plan, PriceCell, Rate
-from pricing.money import format_unit_price
-from pricing.services import plan_create, rate_create, rate_delete
+from pricing.preview import rate_definition
+from pricing.preview_form import preview_panel
+from pricing.rate_forms import MatrixRow
+from pricing.selectors import rate_draft
+from pricing.services import plan_create, rate_delete, rate_save
 from pricing.tables import PlanTable
 
 
@@ -62,7 +67,7 @@ def plan_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
     context = {
         "plan": plan,
-        "rates": rates,
+        "rates": [(rate, rate_definition(rate_draft(rate))) for rate in rates],
         "can_add_rate": Meter.objects.exclude(rates__plan=plan).exists(),
     }
     template = page_or_partial(request, "pricing/detail.html", "rates")
@@ -73,45 +78,54 @@ def plan_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @vary_on_headers("HX-Request")
 def rate_add(request: HttpRequest, pk: int) -> HttpResponse:
-    """The add-rate form. A POST carrying `refresh` or `add_row` (sent when the
-    meter, rate model or dimensions change) only re-renders the form."""
+    """The add-rate form. A POST carrying `refresh`, `add_row` or `add_tier`
+    (sent when a choice changes or a row is added) only re-renders the form;
+    one carrying `preview` answers with the preview panel (_rate_preview)."""
     plan = _get_plan(pk)
-    if request.method == "POST" and not {"refresh", "add_row"} & request.POST.keys():
+    if request.method == "POST" and "preview" in request.POST:
+        return _rate_preview(request, plan)
+    if request.method == "POST" and not {"refresh", "add_row", "add_tier"} & request.POST.keys():
         form = RateForm(request.POST, plan=plan)
     else:
         form = RateForm(plan=plan, draft=request.POST if request.method == "POST" else None)
     if form.is_bound and form.is_valid():
         try:
-            rate = rate_create(plan=plan, **form.rate_kwargs())
+            rate = rate_save(
+                plan=plan, meter=form.cleaned_data["meter"], draft=form.cleaned_data["draft"]
+            )
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
-            messages.success(request, _rate_added_message(rate, form))
+            messages.success(request, rate_added_message(rate, form.cleaned_data["draft"]))
             return redirect_after_write(request, plan.get_absolute_url())
     template = page_or_partial(request, "pricing/add_rate.html", "rate-form")
-    context = {"plan": plan, "form": form, "rate_models": RATE_MODEL_HELP}
-    return render(request, template, context)
+    panel = preview_panel(form, request.POST or None, plan.currency, timezone.now())
+    return render(request, template, {"plan": plan, "form": form, "panel": panel})
 
 
-def _rate_added_message(rate: Rate, form: RateForm) -> str:
-    if rate.rate_model == Rate.RateModel.PER_UNIT:
-        price = format_unit_price(form.cleaned_data["unit_price"], rate.plan.currency)
-        return f"Rate added: {rate.meter.label} at {price} per unit."
-    count = len(form.cleaned_data["matrix"])
-    by = " and ".join(rate.dimensions)
-    return f"Rate added: {rate.meter.label}, priced by {by} ({count} price{'s' * (count > 1)})."
+def _rate_preview(request: HttpRequest, plan: Plan) -> HttpResponse:
+    """The live preview of the rate being edited: the result region, and the
+    panel's inputs again (out of band) when the rows they are for changed."""
+    form = RateForm(plan=plan, draft=request.POST)
+    panel = preview_panel(form, request.POST, plan.currency, timezone.now())
+    context = {"plan": plan, "form": form, "panel": panel, "oob": True}
+    html = render_to_string("pricing/add_rate.html#preview-result", context, request)
+    if panel.inputs.is_stale:
+        html += render_to_string("pricing/add_rate.html#preview-inputs", context, request)
+    return HttpResponse(html)
 
 
 @require_GET
 @login_required
 def matrix_row(request: HttpRequest, pk: int) -> HttpResponse:
     """One empty pricing-matrix row, appended in place by "+ Add row"."""
-    _get_plan(pk)
+    plan = _get_plan(pk)
     meter_pk = request.GET.get("meter", "")
     meter = get_object_or_404(Meter, pk=meter_pk if meter_pk.isdigit() else None)
     wanted = set(request.GET.getlist("dimensions"))
     row = MatrixRow.blank([d for d in meter.dimensions if d in wanted])
-    return render(request, "pricing/add_rate.html#matrix-row", {"row": row, "new_row": True})
+    context = {"plan": plan, "row": row, "new_row": True}
+    return render(request, "pricing/add_rate.html#matrix-row", context)
 
 
 @require_POST

@@ -29,3 +29,46 @@ document.addEventListener("htmx:xhr:progress", (event) => {
     bar.value = Math.round((event.detail.loaded / event.detail.total) * 100);
   }
 });
+// 4. Rate editor (templates/pricing/_tiers.html): each tier's "From" follows
+//    the "Up to" of the tier before, and only the last tier's "Up to" offers to
+//    be left open. Removing a row or a tier asks the live preview to update
+//    (it listens for "change" on the form).
+function groupDigits(text) {
+  const [whole, fraction] = text.split(".");
+  const grouped = whole.replace(/^0+(?=\d)/, "").replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+  return fraction === undefined ? grouped : `${grouped}.${fraction}`;
+}
+function refreshTiers() {
+  document.querySelectorAll("[data-tiers]").forEach((list) => {
+    const rows = Array.from(list.querySelectorAll(":scope > .tier-row"));
+    rows.forEach((row, index) => {
+      const from = row.querySelector("[data-tier-from]");
+      const upTo = row.querySelector("[data-tier-up-to]");
+      if (from) {
+        const before = index === 0 ? "0"
+          : rows[index - 1].querySelector("[data-tier-up-to]").value.trim();
+        from.textContent = /^(\d+\.?\d*|\.\d+)$/.test(before) ? groupDigits(before) : "…";
+      }
+      if (upTo) {
+        upTo.placeholder = index === rows.length - 1 ? "No limit" : "";
+      }
+    });
+  });
+}
+document.addEventListener("input", (event) => {
+  if (event.target.matches("[data-tier-up-to]")) {
+    refreshTiers();
+  }
+});
+document.addEventListener("htmx:load", refreshTiers);
+document.addEventListener("click", (event) => {
+  // Capture phase: runs before behaviour 2 takes the row out of its form.
+  const button = event.target.closest("[data-remove-row]");
+  const form = button && button.closest("#rate-form");
+  if (form) {
+    setTimeout(() => {
+      refreshTiers();
+      form.dispatchEvent(new Event("change", { bubbles: true }));
+    });
+  }
+}, true);

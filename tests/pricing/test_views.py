@@ -11,6 +11,7 @@ from meters.models import Meter
 from meters.services import meter_create
 from pricing.models import Plan, PriceCell, Rate
 from pricing.services import plan_create, rate_create
+from tests.fixtures import element, field_errors, form_errors, table_rows, text
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
 GUIDE_MATRIX = [
@@ -43,21 +44,40 @@ def _per_unit(meter: Meter, price: str) -> dict[str, str]:
 
 
 def _matrix(meter: Meter, rows: list[tuple[str, str, str]]) -> dict[str, object]:
-    return {
+    """A posted matrix of per-unit rows (model, type, price), keyed r0, r1..."""
+    data: dict[str, object] = {
         "kind": "usage",
         "meter": str(meter.pk),
         "rate_model": "dimensions",
         "dimensions": ["model", "type"],
         "dimensions_meter": str(meter.pk),
-        "cell-dim-model": [r[0] for r in rows],
-        "cell-dim-type": [r[1] for r in rows],
-        "cell-price": [r[2] for r in rows],
+        "row": [f"r{i}" for i in range(len(rows))],
     }
+    for i, (model, kind, price) in enumerate(rows):
+        data.update({f"mr{i}-dim-model": model, f"mr{i}-dim-type": kind})
+        data.update({f"mr{i}-model": "per_unit", f"mr{i}-unit_price": price})
+    return data
+
+
+def _tiers(prefix: str, tiers: list[tuple[str, str, str]]) -> dict[str, list[str]]:
+    """Tier inputs (up to, unit price, flat fee) of the price posted under `prefix`."""
+    return {
+        f"{prefix}tier-{name}": [t[i] for t in tiers]
+        for i, name in enumerate(["up_to", "unit_price", "flat_fee"])
+    }
+
+
+STRIPE_TIERS = [("5", "5", ""), ("10", "4", ""), ("15", "3", ""), ("20", "2", ""), ("", "1", "")]
 
 
 def _rows_html(html: str) -> list[str]:
     """The editor's rows, each with the messages shown inside it."""
     return re.split(r'<div class="row matrix-row', html)[1:]
+
+
+def _tiers_html(html: str) -> list[str]:
+    """The tier rows of the editor, each with the messages shown inside it."""
+    return re.split(r'<div class="row tier-row', html)[1:]
 
 
 def _add_rate_url(plan: Plan) -> str:
@@ -89,7 +109,7 @@ def test_anonymous_users_are_sent_to_log_in_from_every_pricing_page(
         assert response.status_code == 302, url
         assert response["Location"].startswith(reverse("login")), url
     for url in posts:
-        response = client.post(url, {"name": "x"})
+        response = client.post(url, {"name": "x", "preview": "1"})
         assert response.status_code == 302, url
         assert response["Location"].startswith(reverse("login")), url
     assert Plan.objects.count() == 1
@@ -239,9 +259,12 @@ def test_plan_page_shows_a_matrix_with_one_column_per_dimension(
         matrix=[(["model a", "input"], Decimal("0.00001")), (["model b", "output"], Decimal(2))],
     )
     html = admin_client.get(plan.get_absolute_url()).content.decode()
-    assert '<th>model</th><th>type</th><th class="num">Price per unit</th>' in html
-    assert '<td>model a</td><td>input</td><td class="num">$0.00001</td>' in html
-    assert '<td>model b</td><td>output</td><td class="num">$2.00</td>' in html
+    assert table_rows(element(html, "rates")) == [
+        ["model", "type", "Price"],
+        ["model a", "input", "$0.00001 per unit"],
+        ["model b", "output", "$2.00 per unit"],
+    ]
+    assert "Combinations not listed are shown as unpriced usage on invoices." in html
 
 
 @pytest.mark.django_db
@@ -274,7 +297,7 @@ def test_add_per_unit_rate(admin_client: Client, plan: Plan, api_calls: Meter) -
     assert (cell.dimension_values, cell.dimension_key) == ([], "")
     html = response.content.decode()
     assert "Rate added: API calls at $0.01 per unit." in html
-    assert '<td class="num">$0.01</td>' in html
+    assert "$0.01 per unit" in text(element(html, "rates"))
 
 
 @pytest.mark.django_db
@@ -374,7 +397,7 @@ def test_add_the_guides_dimensional_rate(
     ]
     html = admin_client.get(plan.get_absolute_url()).content.decode()
     assert "Rate added: LLM tokens, priced by model and type (4 prices)." in html
-    assert '<td>model b</td><td>input</td><td class="num">$0.000005</td>' in html
+    assert ["model b", "input", "$0.000005 per unit"] in table_rows(element(html, "rates"))
 
 
 @pytest.mark.django_db
@@ -440,8 +463,10 @@ def test_changing_the_rate_model_re_renders_the_form_without_errors(
     assert 'id="rate-form"' in html and "<html" not in html
     assert 'class="error"' not in html
     assert 'name="dimensions" value="model"' in html and 'name="dimensions" value="type"' in html
-    assert 'name="cell-dim-model"' in html and 'name="cell-dim-type"' in html
-    assert 'name="cell-price"' in html
+    row = _rows_html(html)[0]
+    assert re.search(r'name="m[0-9a-f]{8}-dim-model"', row)
+    assert re.search(r'name="m[0-9a-f]{8}-dim-type"', row)
+    assert 'aria-label="Price per unit"' in row and 'aria-label="Price model"' in row
     assert 'hx-trigger="change"' in html
     assert Rate.objects.count() == 0
 
@@ -455,11 +480,407 @@ def test_matrix_row_partial_has_an_input_per_dimension(
     html = response.content.decode()
     assert response.status_code == 200
     assert "<html" not in html
-    assert 'name="cell-dim-type"' in html and "autofocus" in html
-    assert 'name="cell-dim-model"' not in html and "bogus" not in html
-    assert 'name="cell-price"' in html
+    key = re.search(r'<input type="hidden" name="row" value="([0-9a-f]{8})">', html)
+    assert key is not None
+    assert f'name="m{key.group(1)}-dim-type"' in html and "autofocus" in html
+    assert "-dim-model" not in html and "bogus" not in html
+    assert f'name="m{key.group(1)}-unit_price"' in html
+    assert f'name="m{key.group(1)}-model"' in html
     assert "data-remove-row" in html
     assert admin_client.get(url, {"meter": "x"}).status_code == 404
+
+
+# Add rate: every model, stored exactly
+
+
+def _cells(rate: Rate) -> list[dict[str, object]]:
+    fields = [
+        "dimension_values",
+        "is_default",
+        "price_model",
+        "unit_price",
+        "tiers",
+        "package_size",
+        "package_price",
+        "package_rounding",
+        "free_units",
+    ]
+    return [{name: getattr(cell, name) for name in fields} for cell in rate.cells.order_by("pk")]
+
+
+def _stored(**changes: object) -> dict[str, object]:
+    """A stored cell: PriceCell's defaults with `changes`."""
+    cell: dict[str, object] = {
+        "dimension_values": [],
+        "is_default": False,
+        "price_model": "per_unit",
+        "unit_price": Decimal(0),
+        "tiers": [],
+        "package_size": Decimal(1),
+        "package_price": Decimal(0),
+        "package_rounding": "up",
+        "free_units": Decimal(0),
+    }
+    return {**cell, **changes}
+
+
+def _stored_tiers(tiers: list[tuple[str | None, str, str]]) -> list[dict[str, str | None]]:
+    return [{"up_to": u, "unit_price": p, "flat_fee": f} for u, p, f in tiers]
+
+
+@pytest.mark.parametrize("model", ["graduated", "volume"])
+@pytest.mark.django_db
+def test_add_a_tiered_rate_with_free_units_minimum_and_base_fee(
+    admin_client: Client, plan: Plan, api_calls: Meter, model: str
+) -> None:
+    tiers = [("5", "5", "1.50"), ("10", "4", ""), ("15", "3", ""), ("20", "2", ""), ("", "1", "")]
+    data = {
+        "kind": "usage",
+        "meter": str(api_calls.pk),
+        "rate_model": model,
+        **_tiers("", tiers),
+        "free_units": "2",
+        "minimum_charge": "10",
+        "base_fee": "4.99",
+    }
+    response = admin_client.post(_add_rate_url(plan), data, **HTMX)
+    assert response["HX-Redirect"] == plan.get_absolute_url()
+    rate = Rate.objects.get()
+    assert (rate.rate_model, rate.dimensions) == (model, [])
+    assert (rate.minimum_charge, rate.base_fee) == (Decimal(10), Decimal("4.99"))
+    expected = _stored_tiers(
+        [("5", "5", "1.50"), ("10", "4", "0"), ("15", "3", "0"), ("20", "2", "0"), (None, "1", "0")]
+    )
+    assert _cells(rate) == [_stored(price_model=model, tiers=expected, free_units=Decimal(2))]
+    html = admin_client.get(plan.get_absolute_url()).content.decode()
+    assert f"Rate added: API calls, {model} tiers (5 tiers)." in html
+
+
+@pytest.mark.django_db
+def test_add_a_package_rate_rounding_down(
+    admin_client: Client, plan: Plan, api_calls: Meter
+) -> None:
+    data = {
+        "kind": "usage",
+        "meter": str(api_calls.pk),
+        "rate_model": "package",
+        "package_size": "100",
+        "package_price": "9",
+        "package_rounding": "down",
+        "unit_price": "123",  # typed before switching model: not stored
+    }
+    response = admin_client.post(_add_rate_url(plan), data, follow=True)
+    rate = Rate.objects.get()
+    assert rate.rate_model == "package"
+    assert (rate.minimum_charge, rate.base_fee) == (None, None)
+    assert _cells(rate) == [
+        _stored(
+            price_model="package",
+            package_size=Decimal(100),
+            package_price=Decimal(9),
+            package_rounding="down",
+        )
+    ]
+    assert "Rate added: API calls at $9.00 per package of 100." in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_add_a_matrix_whose_rows_use_other_models_and_a_default_price(
+    admin_client: Client, plan: Plan, llm_tokens: Meter
+) -> None:
+    data = _matrix(llm_tokens, [("model a", "input", "0.00001")])
+    data.update(
+        {
+            "row": ["r0", "r1", "r2"],
+            "mr1-dim-model": "model a",
+            "mr1-dim-type": "output",
+            "mr1-model": "graduated",
+            **_tiers("mr1-", [("1000000", "0.00002", ""), ("", "0.00001", "")]),
+            "mr1-free_units": "1000",
+            "mr2-dim-model": "model b",
+            "mr2-dim-type": "input",
+            "mr2-model": "package",
+            "mr2-package_size": "1000",
+            "mr2-package_price": "0.005",
+            "mr2-package_rounding": "up",
+            "has_default_price": "on",
+            "default-model": "volume",
+            **_tiers("default-", [("1000", "0.0001", ""), ("", "0.00005", "")]),
+        }
+    )
+    response = admin_client.post(_add_rate_url(plan), data, **HTMX)
+    assert response["HX-Redirect"] == plan.get_absolute_url()
+    rate = Rate.objects.get()
+    assert (rate.rate_model, rate.dimensions) == ("dimensions", ["model", "type"])
+    assert _cells(rate) == [
+        _stored(dimension_values=["model a", "input"], unit_price=Decimal("0.00001")),
+        _stored(
+            dimension_values=["model a", "output"],
+            price_model="graduated",
+            tiers=_stored_tiers([("1000000", "0.00002", "0"), (None, "0.00001", "0")]),
+            free_units=Decimal(1000),
+        ),
+        _stored(
+            dimension_values=["model b", "input"],
+            price_model="package",
+            package_size=Decimal(1000),
+            package_price=Decimal("0.005"),
+        ),
+        _stored(
+            is_default=True,
+            price_model="volume",
+            tiers=_stored_tiers([("1000", "0.0001", "0"), (None, "0.00005", "0")]),
+        ),
+    ]
+    assert rate.cells.get(is_default=True).dimension_key == "*"
+
+
+@pytest.mark.django_db
+def test_a_default_price_is_only_stored_when_switched_on(
+    admin_client: Client, plan: Plan, llm_tokens: Meter
+) -> None:
+    data = _matrix(llm_tokens, GUIDE_MATRIX[:1])
+    data.update({"default-model": "per_unit", "default-unit_price": "5"})
+    admin_client.post(_add_rate_url(plan), data, **HTMX)
+    assert Rate.objects.get().cells.filter(is_default=True).count() == 0
+
+
+# Add rate: every message next to the input it is about, and nothing stored
+
+
+@pytest.mark.parametrize(
+    ("tiers", "bad_tier", "message"),
+    [
+        (
+            [("10", "5", ""), ("5", "4", ""), ("", "1", "")],
+            1,
+            "Must be more than 10, where the tier before ends: tiers must rise without "
+            "overlapping.",
+        ),
+        ([("5", "5", ""), ("5", "4", ""), ("", "1", "")], 1, "Must be more than 5"),
+        ([("5", "5", ""), ("10", "4", "")], 1, "Leave this empty: the last tier has no upper"),
+        ([("5", "5", ""), ("", "4", ""), ("", "1", "")], 1, "Enter where this tier ends."),
+        ([("5", "-5", ""), ("", "1", "")], 0, "A price cannot be negative."),
+        ([("5", "5", "two"), ("", "1", "")], 0, "“two” is not a number."),
+        ([("5", "", ""), ("", "1", "")], 0, "Enter a unit price."),
+        ([("-5", "5", ""), ("", "1", "")], 0, "A tier bound cannot be negative."),
+    ],
+)
+@pytest.mark.django_db
+def test_tier_errors_show_on_their_tier_and_nothing_is_stored(
+    admin_client: Client,
+    plan: Plan,
+    api_calls: Meter,
+    tiers: list[tuple[str, str, str]],
+    bad_tier: int,
+    message: str,
+) -> None:
+    data = {"kind": "usage", "meter": str(api_calls.pk), "rate_model": "graduated"}
+    response = admin_client.post(_add_rate_url(plan), {**data, **_tiers("", tiers)}, **HTMX)
+    html = response.content.decode()
+    assert "HX-Redirect" not in response
+    shown = _tiers_html(html)
+    assert len(shown) == len(tiers)
+    assert message in text(shown[bad_tier])
+    assert all(message not in text(t) for i, t in enumerate(shown) if i != bad_tier)
+    assert form_errors(html) == ["The rate was not saved: see the messages below."]
+    assert f'value="{tiers[0][0]}"' in shown[0]  # what was typed is kept
+    assert "Fix the errors above to see a preview." in text(element(html, "preview-result"))
+    assert Rate.objects.count() == 0 and PriceCell.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "message"),
+    [
+        ({"package_size": "0"}, "package_size", "A package must hold more than 0 units."),
+        ({"package_size": "-1"}, "package_size", "A package size cannot be negative."),
+        ({"package_price": ""}, "package_price", "Enter the price of one package."),
+        ({"package_price": "€9"}, "package_price", "“€9” is not a number."),
+        ({"free_units": "-1"}, "free_units", "Free units cannot be negative."),
+        ({"free_units": "0.0000000001"}, "free_units", "Use at most 9 decimal places."),
+        ({"minimum_charge": "ten"}, "minimum_charge", "“ten” is not a number."),
+        ({"base_fee": "-5"}, "base_fee", "A fee cannot be negative."),
+        (
+            {"base_fee": "1000000000000000"},
+            "base_fee",
+            "This price is too large: use at most 15 digits before the point.",
+        ),
+    ],
+)
+@pytest.mark.django_db
+def test_package_and_period_errors_show_next_to_their_field(
+    admin_client: Client,
+    plan: Plan,
+    api_calls: Meter,
+    changes: dict[str, str],
+    field: str,
+    message: str,
+) -> None:
+    data = {
+        "kind": "usage",
+        "meter": str(api_calls.pk),
+        "rate_model": "package",
+        "package_size": "100",
+        "package_price": "9",
+        "package_rounding": "up",
+        **changes,
+    }
+    html = admin_client.post(_add_rate_url(plan), data, **HTMX).content.decode()
+    errors = field_errors(html, field)
+    assert len(errors) == 1 and errors[0].startswith(message)
+    assert Rate.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_errors_in_a_matrix_rows_tiers_and_the_default_price_show_in_place(
+    admin_client: Client, plan: Plan, llm_tokens: Meter
+) -> None:
+    data = _matrix(llm_tokens, [("model a", "input", "0.00001"), ("model a", "output", "")])
+    data.update(
+        {
+            "mr1-model": "volume",
+            **_tiers("mr1-", [("1000", "0.00002", ""), ("500", "0.00001", "")]),
+            "has_default_price": "on",
+            "default-model": "package",
+            "default-package_size": "0",
+            "default-package_price": "1",
+        }
+    )
+    response = admin_client.post(_add_rate_url(plan), data, **HTMX)
+    html = response.content.decode()
+    rows = _rows_html(html)
+    assert len(rows) == 2
+    assert "attention" not in rows[0] and 'class="error' not in rows[0]
+    tiers = _tiers_html(rows[1])
+    assert "Leave this empty" in text(tiers[1])
+    assert field_errors(element(html, "default-price-editor"), "default-package_size") == [
+        "A package must hold more than 0 units."
+    ]
+    assert "1 row of the pricing matrix needs attention" in text(html)
+    assert Rate.objects.count() == 0 and PriceCell.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_two_rows_with_empty_values_each_ask_for_the_value(
+    admin_client: Client, plan: Plan, llm_tokens: Meter
+) -> None:
+    rows = [("model a", "", "1"), ("model a", "", "2")]
+    html = admin_client.post(_add_rate_url(plan), _matrix(llm_tokens, rows), **HTMX).content
+    shown = _rows_html(html.decode())
+    for row in shown:
+        assert "Enter a value for type." in text(row)
+        assert "already priced" not in row
+    assert Rate.objects.count() == 0
+
+
+# Add rate: re-rendering for a choice, a row or a tier
+
+
+@pytest.mark.django_db
+def test_choosing_a_rows_price_model_shows_its_tiers_beneath_that_row(
+    admin_client: Client, plan: Plan, llm_tokens: Meter
+) -> None:
+    data = _matrix(llm_tokens, [("model a", "input", "1"), ("model a", "output", "")])
+    data.update({"mr1-model": "graduated", "refresh": "1"})
+    html = admin_client.post(_add_rate_url(plan), data, **HTMX).content.decode()
+    rows = _rows_html(html)
+    assert 'class="error' not in html
+    assert "data-tiers" not in rows[0] and 'name="mr0-unit_price"' in rows[0]
+    assert len(_tiers_html(rows[1])) == 2
+    assert 'name="mr1-tier-up_to"' in rows[1] and "Tiers below" in rows[1]
+    assert '<option value="graduated" selected>Graduated tiers</option>' in rows[1]
+
+
+@pytest.mark.django_db
+def test_add_tier_appends_a_tier_in_place(
+    admin_client: Client, plan: Plan, api_calls: Meter
+) -> None:
+    data = {"kind": "usage", "meter": str(api_calls.pk), "rate_model": "volume"}
+    page_html = admin_client.post(
+        _add_rate_url(plan), {**data, "refresh": "1"}, **HTMX
+    ).content.decode()
+    button = re.search(r"<button[^<]*\+ Add tier</button>", page_html)
+    assert button is not None
+    for attribute in (
+        'name="add_tier" value="tiers"',
+        'hx-target="#tiers"',
+        'hx-select="#tiers > .tier-row:last-child"',
+        'hx-swap="beforeend"',
+    ):
+        assert attribute in button.group()
+    tiers = _tiers("", [("100", "2", ""), ("", "1", "")])
+    html = admin_client.post(
+        _add_rate_url(plan), {**data, **tiers, "add_tier": "tiers"}, **HTMX
+    ).content.decode()
+    shown = _tiers_html(html)
+    assert len(shown) == 3 and "autofocus" in shown[2] and 'class="error' not in html
+    assert re.search(r"data-tier-from[^>]*>100</span>", shown[1])
+    assert re.search(r"data-tier-from[^>]*>…</span>", shown[2])  # until tier 2 ends
+    assert Rate.objects.count() == 0
+
+
+# The plan page shows every price definition
+
+
+@pytest.mark.django_db
+def test_plan_page_shows_tiers_packages_free_units_minimum_base_fee_and_default(
+    admin_client: Client, plan: Plan, api_calls: Meter, llm_tokens: Meter
+) -> None:
+    tiers = [("5", "5", "1"), ("", "1", "")]
+    admin_client.post(
+        _add_rate_url(plan),
+        {
+            "kind": "usage",
+            "meter": str(api_calls.pk),
+            "rate_model": "volume",
+            **_tiers("", tiers),
+            "free_units": "1000",
+            "minimum_charge": "10",
+            "base_fee": "5",
+        },
+    )
+    data = _matrix(llm_tokens, [("model a", "input", "")])
+    data.update(
+        {
+            "mr0-model": "package",
+            "mr0-package_size": "1000",
+            "mr0-package_price": "0.01",
+            "mr0-package_rounding": "down",
+            "has_default_price": "on",
+            "default-unit_price": "0.00003",
+        }
+    )
+    admin_client.post(_add_rate_url(plan), data)
+    assert Rate.objects.count() == 2
+    html = admin_client.get(plan.get_absolute_url()).content.decode()
+    rates = element(html, "rates")
+    api_rate = element(rates, f"rate-{Rate.objects.get(meter=api_calls).pk}")
+    assert "Volume tiers" in text(api_rate)
+    assert table_rows(api_rate) == [
+        ["From", "Up to", "Unit price", "Flat fee"],
+        ["0", "5", "$5.00", "+ $1.00"],
+        ["5", "no limit", "$1.00", "—"],
+    ]
+    assert "First 1,000 units free each period" in text(api_rate)
+    assert "Minimum charge $10.00 per billing period" in text(api_rate)
+    assert "Base fee $5.00 per billing period, prorated" in text(api_rate)
+    token_rate = element(rates, f"rate-{Rate.objects.get(meter=llm_tokens).pk}")
+    assert table_rows(token_rate) == [
+        ["model", "type", "Price"],
+        ["model a", "input", "$0.01 per package of 1,000 A partial package is free."],
+        ["Any other combination", "$0.00003 per unit"],
+    ]
+
+
+@pytest.mark.django_db
+def test_plan_page_links_the_json_export_and_the_list_links_import(
+    admin_client: Client, plan: Plan
+) -> None:
+    html = admin_client.get(plan.get_absolute_url()).content.decode()
+    assert f'href="{reverse("pricing:export", args=[plan.pk])}"' in html
+    assert "Export JSON" in html
+    listing = admin_client.get(reverse("pricing:list")).content.decode()
+    assert f'<a class="button" href="{reverse("pricing:import")}">Import plan</a>' in listing
 
 
 # Delete rate

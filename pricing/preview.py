@@ -1,0 +1,162 @@
+"""The rate editor's live preview, and how a price reads on the plan page.
+
+Pure: no ORM. The preview prices usage with the same draft the editor would
+store (pricing.schema.RateDraft), through the same pricing.rating.rate_usage
+that invoices use, so what the preview shows is what an invoice would charge.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from decimal import Decimal, InvalidOperation
+
+from pricing.money import format_quantity, format_unit_price
+from pricing.price_models import ONE, CellPrice, Tier
+from pricing.rating import (
+    LineKind,
+    PricedLine,
+    RateSpec,
+    UnpricedUsage,
+    UsageGroup,
+    invoice_total,
+    rate_usage,
+)
+from pricing.schema import RateDraft
+
+ZERO = Decimal(0)
+# A combination no matrix row lists, to preview the default price with.
+OTHER = "(other)"
+_NUMBER = re.compile(r"^(\d+\.?\d*|\.\d+)$")
+
+
+def draft_spec(draft: RateDraft, meter_label: str) -> RateSpec:
+    """The RateSpec a stored `draft` would give (pricing.selectors.rate_spec)."""
+    return RateSpec(
+        rate_id=0,
+        meter_label=meter_label,
+        dimensions=draft.dimensions,
+        cells=dict(draft.cells),
+        default_cell=draft.default_price,
+        minimum_charge=draft.minimum_charge,
+        flat_fee=draft.base_fee,
+    )
+
+
+def parse_quantity(raw: str) -> Decimal | None:
+    """A quantity typed into the preview; None when left empty.
+    Raises ValueError with a message for anything but a plain number >= 0."""
+    text = raw.strip().replace(",", "")
+    if not text:
+        return None
+    if not _NUMBER.match(text):
+        raise ValueError(f"“{raw.strip()}” is not a quantity; type a number such as 1500.")
+    try:
+        return Decimal(text)
+    except InvalidOperation as exc:  # pragma: no cover - the pattern rules this out
+        raise ValueError(f"“{raw.strip()}” is not a quantity.") from exc
+
+
+@dataclass(frozen=True)
+class PreviewLine:
+    line: PricedLine
+    explanation: str  # how the amount arose, also for a plain per-unit line
+
+    @property
+    def is_usage(self) -> bool:
+        return self.line.kind is LineKind.USAGE
+
+
+@dataclass(frozen=True)
+class Preview:
+    lines: tuple[PreviewLine, ...]
+    unpriced: tuple[UnpricedUsage, ...]
+    total: Decimal
+    currency: str
+
+
+def price_usage(
+    spec: RateSpec, usage: Sequence[UsageGroup], currency: str, coverage: Decimal = ONE
+) -> Preview:
+    """Rate `usage` as an invoice would, with every line explained."""
+    rated = rate_usage(spec, usage, currency, coverage)
+    other = tuple(OTHER for _ in spec.dimensions)
+    lines = []
+    for line in rated.lines:
+        if spec.dimensions and tuple(v for _, v in line.dimensions) == other:
+            description = f"{spec.meter_label} · any other combination (default price)"
+            line = replace(line, description=description)
+        lines.append(PreviewLine(line, _explain(line, currency)))
+    return Preview(tuple(lines), tuple(rated.unpriced), invoice_total(rated.lines), currency)
+
+
+def _explain(line: PricedLine, currency: str) -> str:
+    if line.explanation or line.kind is not LineKind.USAGE:
+        return line.explanation
+    assert line.unit_price is not None  # a plain per-unit line
+    return f"{format_quantity(line.quantity)} × {format_unit_price(line.unit_price, currency)}"
+
+
+@dataclass(frozen=True)
+class TierView:
+    """One tier as the plan page shows it: the range it covers and its prices."""
+
+    start: Decimal
+    up_to: Decimal | None
+    unit_price: Decimal
+    flat_fee: Decimal
+
+
+def tier_rows(tiers: Sequence[Tier]) -> list[TierView]:
+    """Each tier with where it starts: where the tier before ends (exclusive)."""
+    starts = [ZERO, *(t.up_to or ZERO for t in tiers)]
+    return [
+        TierView(s, t.up_to, t.unit_price, t.flat_fee) for s, t in zip(starts, tiers, strict=False)
+    ]
+
+
+@dataclass(frozen=True)
+class PriceView:
+    """A price as the plan page shows it."""
+
+    price: CellPrice
+    tiers: list[TierView]
+
+    @property
+    def model(self) -> str:
+        return self.price.model.value
+
+    @property
+    def has_flat_fees(self) -> bool:
+        return any(t.flat_fee for t in self.tiers)
+
+
+@dataclass(frozen=True)
+class RateDefinition:
+    """A rate's whole price definition, for the plan page."""
+
+    dimensions: tuple[str, ...]
+    cells: list[tuple[tuple[str, ...], PriceView]]
+    default: PriceView | None
+    minimum_charge: Decimal | None
+    base_fee: Decimal | None
+
+    @property
+    def single(self) -> PriceView | None:
+        """The price of a rate without dimensions."""
+        return self.cells[0][1] if not self.dimensions and self.cells else None
+
+
+def price_view(price: CellPrice) -> PriceView:
+    return PriceView(price, tier_rows(price.tiers))
+
+
+def rate_definition(draft: RateDraft) -> RateDefinition:
+    return RateDefinition(
+        dimensions=draft.dimensions,
+        cells=[(values, price_view(price)) for values, price in draft.cells],
+        default=price_view(draft.default_price) if draft.default_price else None,
+        minimum_charge=draft.minimum_charge,
+        base_fee=draft.base_fee,
+    )
