@@ -1,7 +1,7 @@
 """Admin for plans and rates.
 
 Rates and their matrices are created on the plan page, which validates the
-whole matrix (pricing.forms.RateForm) before pricing.services.rate_create
+whole rate with pricing.schema.read_rate before pricing.services.rate_save
 stores it; the admin shows them, edits prices and deletes. It never adds a
 cell, because a cell's dimension_key must be derived from its values.
 """

@@ -126,7 +126,7 @@ def explain(price: CellPrice, quantity: Decimal, show: Callable[[Decimal], str] 
     qty = format_quantity
     units = billable(price, quantity)
     parts: list[str] = []
-    if price.free_units:
+    if price.free_units and quantity > 0:
         parts.append(f"{qty(min(quantity, price.free_units))} free")
     if units == 0:
         return "; ".join(parts)

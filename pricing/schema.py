@@ -26,6 +26,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Context, Decimal, InvalidOperation
 
+from meters.naming import dimension_key
 from pricing.money import CURRENCIES
 from pricing.periods import Period
 from pricing.price_models import CellPrice, PackageRounding, PriceModel, Tier
@@ -38,6 +39,7 @@ MAX_DIGITS = 30
 MAX_PLACES = 15
 MAX_TEXT = 100  # a dimension name or value
 MAX_NAME = 200  # Plan.name
+MAX_KEY = 1000  # PriceCell.dimension_key
 # normalize() rounds to the context's precision (28 digits by default); stored
 # numbers have up to 30, so normalize in a context wide enough to stay exact.
 EXACT = Context(prec=60)
@@ -281,6 +283,9 @@ def _cells(
         elif dimensions and len(values) != len(dimensions):
             # An empty list too: a row without values would be dropped unseen.
             r.fail(f"{here}.values", f"needs one value per dimension ({', '.join(dimensions)})")
+            continue
+        elif len(dimension_key(dict(zip(dimensions, values, strict=True)))) > MAX_KEY:
+            r.fail(f"{here}.values", "these values are too long together; shorten them")
             continue
         elif values in seen:
             combo = " · ".join(values)
