@@ -24,7 +24,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from customers.models import Customer
 from customers.services import customer_replace
-from meters.usage_api import BadRequest, machine_api, read_json
+from meters.machine_http import BadRequest, machine_api, read_json
 from meters.validation import EPOCH
 
 MILLISECOND = timedelta(milliseconds=1)

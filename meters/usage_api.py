@@ -15,38 +15,28 @@ Invariants:
 - Quantities leave as JSON numbers: int when whole, else float. Floats appear
   only here, at the JSON boundary, and only for usage quantities, never money.
 
-This module also holds the small machinery every Amberflo-style endpoint uses
-(`machine_api`, `read_json`, `BadRequest`): API-key auth, JSON errors naming
-the field, bounded bodies.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
-from functools import wraps
 from typing import Any
 
-from django.contrib.auth.decorators import login_not_required
 from django.db.models import Count, Max, Min, QuerySet, Sum
 from django.db.models.fields.json import KeyTextTransform, KeyTransform
 from django.db.models.functions import Trunc
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
-from django.views.decorators.csrf import csrf_exempt
 
-from meters.api import json_error
-from meters.api_keys import api_key_from_request
-from meters.http_body import BadBody, BodyTooLarge, read_body
+from meters.machine_http import BadRequest, json_number, machine_api, read_json
 from meters.models import Meter, UsageEvent
 from meters.naming import normalize_api_name
-from meters.records import loads
 from meters.validation import EPOCH
 
-MAX_BODY_BYTES = 1024 * 1024
 MAX_BATCH = 100  # queries in one /usage/batch request
 MAX_BUCKETS = 10_000  # time buckets in one report (a year of hours fits)
 MAX_POINTS = 500_000  # groups x buckets in one report
@@ -55,67 +45,6 @@ CUSTOMER_ID = "customerId"
 LATEST_SECONDS = 32_503_680_000
 # Amberflo options Tally does not implement: refused rather than silently ignored.
 UNSUPPORTED = ("valuesTimeGroupingInterval", "rescaleFunction")
-
-
-# --- the machinery shared by the Amberflo-style endpoints -------------------
-
-
-class BadRequest(Exception):
-    """Answered as JSON {"error": message, "field": field} with `status`."""
-
-    def __init__(self, field: str, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.field, self.message, self.status = field, message, status
-
-
-View = Callable[[HttpRequest], HttpResponse]
-
-
-def machine_api(*methods: str) -> Callable[[View], View]:
-    """An endpoint for machines: no login or CSRF (an API key instead),
-    only `methods`, and every error a JSON body naming the field."""
-    allowed = {*methods, "HEAD"} if "GET" in methods else set(methods)
-
-    def decorate(view: View) -> View:
-        @wraps(view)
-        def endpoint(request: HttpRequest) -> HttpResponse:
-            if request.method not in allowed:
-                response = json_error(405, f"use {' or '.join(methods)}", "method")
-                response["Allow"] = ", ".join(sorted(allowed))
-                return response
-            if api_key_from_request(request) is None:
-                return json_error(
-                    401, "a valid API key is required in the X-API-KEY header", "X-API-KEY"
-                )
-            try:
-                return view(request)
-            except BadRequest as exc:
-                return json_error(exc.status, exc.message, exc.field)
-
-        return login_not_required(csrf_exempt(endpoint))
-
-    return decorate
-
-
-def read_json(request: HttpRequest) -> Any:
-    """The request body as JSON (plain or gzip), floats as exact Decimals."""
-    try:
-        body = read_body(request, MAX_BODY_BYTES)
-    except BodyTooLarge as exc:
-        raise BadRequest("body", str(exc), status=413) from exc
-    except BadBody as exc:
-        raise BadRequest("Content-Encoding", str(exc)) from exc
-    try:
-        return loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise BadRequest("body", f"the body is not valid JSON: {exc}") from exc
-
-
-def json_number(quantity: Decimal) -> int | float:
-    """A usage quantity for JSON: exact when whole, else the nearest float."""
-    if quantity == quantity.to_integral_value():
-        return int(quantity)
-    return float(quantity)
 
 
 # --- the query ---------------------------------------------------------------

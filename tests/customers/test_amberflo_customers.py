@@ -16,8 +16,8 @@ from customers.amberflo_api import parse_customer
 from customers.models import Customer
 from customers.services import customer_replace
 from meters.api_keys import api_key_create, api_key_revoke
+from meters.machine_http import BadRequest
 from meters.services import events_ingest
-from meters.usage_api import BadRequest
 from tests.factories import CustomerFactory, MeterFactory
 
 CUSTOMERS = "/amberflo/customers/"

@@ -17,6 +17,7 @@ from time_machine import TimeMachineFixture
 from customers.models import Customer
 from invoices.builder import build_invoice, current_period
 from meters.api_keys import api_key_create, api_key_revoke
+from meters.machine_http import json_number
 from meters.models import Meter
 from meters.services import events_ingest
 from meters.usage_api import (
@@ -25,7 +26,6 @@ from meters.usage_api import (
     bucket_start,
     bucket_starts,
     epoch_seconds,
-    json_number,
     parse_query,
     percentage_change,
     usage_report,

@@ -1,0 +1,83 @@
+"""The small machinery every endpoint for machines shares: API-key auth, no
+login or CSRF, JSON errors naming the field, bounded (optionally gzip) JSON
+bodies with exact decimals."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+from functools import wraps
+from typing import Any
+
+from django.contrib.auth.decorators import login_not_required
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from meters.api_keys import api_key_from_request
+from meters.http_body import BadBody, BodyTooLarge, read_body
+from meters.records import loads
+
+MAX_BODY_BYTES = 1024 * 1024
+
+
+def json_error(status: int, message: str, field: str = "") -> JsonResponse:
+    body = {"error": message, "field": field} if field else {"error": message}
+    return JsonResponse(body, status=status)
+
+
+class BadRequest(Exception):
+    """Answered as JSON {"error": message, "field": field} with `status`."""
+
+    def __init__(self, field: str, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.field, self.message, self.status = field, message, status
+
+
+View = Callable[[HttpRequest], HttpResponse]
+
+
+def machine_api(*methods: str) -> Callable[[View], View]:
+    """An endpoint for machines: no login or CSRF (an API key instead),
+    only `methods`, and every error a JSON body naming the field."""
+    allowed = {*methods, "HEAD"} if "GET" in methods else set(methods)
+
+    def decorate(view: View) -> View:
+        @wraps(view)
+        def endpoint(request: HttpRequest) -> HttpResponse:
+            if request.method not in allowed:
+                response = json_error(405, f"use {' or '.join(methods)}", "method")
+                response["Allow"] = ", ".join(sorted(allowed))
+                return response
+            if api_key_from_request(request) is None:
+                return json_error(
+                    401, "a valid API key is required in the X-API-KEY header", "X-API-KEY"
+                )
+            try:
+                return view(request)
+            except BadRequest as exc:
+                return json_error(exc.status, exc.message, exc.field)
+
+        return login_not_required(csrf_exempt(endpoint))
+
+    return decorate
+
+
+def read_json(request: HttpRequest, limit: int = MAX_BODY_BYTES) -> Any:
+    """The request body as JSON (plain or gzip), floats as exact Decimals."""
+    try:
+        body = read_body(request, limit)
+    except BodyTooLarge as exc:
+        raise BadRequest("body", f"{exc}; send smaller batches", status=413) from exc
+    except BadBody as exc:
+        raise BadRequest("Content-Encoding", str(exc)) from exc
+    try:
+        return loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise BadRequest("body", f"the body is not valid JSON: {exc}") from exc
+
+
+def json_number(quantity: Decimal) -> int | float:
+    """A usage quantity for JSON: exact when whole, else the nearest float."""
+    if quantity == quantity.to_integral_value():
+        return int(quantity)
+    return float(quantity)
