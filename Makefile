@@ -45,8 +45,12 @@ lint: setup
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+# Benchmarks print figures and ratios against a baseline measured in the same
+# run (bench/README.md). Set DATABASE_URL to a *_bench PostgreSQL database to
+# measure PostgreSQL.
 bench: setup
 	$(BIN)/python bench/invoice.py
+	$(BIN)/python bench/ingest.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
