@@ -45,7 +45,13 @@ def unique_in_batch(events: Sequence[ValidEvent]) -> list[ValidEvent]:
 
 @transaction.atomic
 def insert_new(events: Sequence[ValidEvent], received_at: datetime) -> int:
-    """Insert the events not stored yet; returns how many were inserted."""
+    """Insert the events not stored yet; returns how many were inserted.
+
+    Rows go in (meter, unique_id) order, so two requests carrying the same
+    records in different orders take their index locks in the same order and
+    cannot deadlock each other on PostgreSQL.
+    """
+    events = sorted(events, key=lambda e: (e.meter_id, e.unique_id))
     inserted = 0
     for start in range(0, len(events), CHUNK):
         chunk = events[start : start + CHUNK]

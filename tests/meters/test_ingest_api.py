@@ -880,13 +880,6 @@ needs_postgres = pytest.mark.skipif(
         pytest.param(
             True,
             id="different-orders",
-            marks=pytest.mark.xfail(
-                reason="known bug: meters.event_store inserts in batch order, so two "
-                "requests holding the same records in different orders can deadlock on "
-                "PostgreSQL (one answered 500, which the SDK retries); inserting in "
-                "(meter_id, unique_id) order fixes it",
-                strict=False,
-            ),
         ),
     ],
 )
