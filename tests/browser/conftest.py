@@ -20,6 +20,19 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 ARTIFACTS = Path(os.environ.get("TALLY_SCREENSHOT_DIR", "test-artifacts"))
 
 
+# HTMX marks elements while a request is in flight and while new content is
+# swapped in and settled (when autofocus moves the caret): wait for none.
+HTMX_BUSY = ".htmx-request, .htmx-swapping, .htmx-settling, .htmx-added"
+
+
+def settle(page, debounce_ms: int = 0) -> None:  # type: ignore[no-untyped-def]
+    """Wait until HTMX is idle: no request in flight, none waiting out its
+    trigger delay (`debounce_ms`), no swap settling."""
+    if debounce_ms:
+        page.wait_for_timeout(debounce_ms)
+    page.wait_for_function(f"!document.querySelector({HTMX_BUSY!r})")
+
+
 def chromium_path() -> str | None:
     return os.environ.get("CHROMIUM_PATH") or shutil.which("chromium")
 
@@ -30,8 +43,16 @@ def artifacts() -> Path:
     return ARTIFACTS
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):  # type: ignore[no-untyped-def]
+    outcome = yield
+    report = outcome.get_result()
+    if report.when == "call":
+        item.failed_call = report.failed
+
+
 @pytest.fixture
-def page(live_server) -> Iterator[object]:
+def page(live_server, request) -> Iterator[object]:
     executable = chromium_path()
     if executable is None:
         if os.environ.get("TALLY_REQUIRE_BROWSER"):
@@ -61,6 +82,10 @@ def page(live_server) -> Iterator[object]:
         page = context.new_page()
         try:
             yield page
+            if getattr(request.node, "failed_call", False):
+                # What the browser showed when the test failed, for diagnosis.
+                ARTIFACTS.mkdir(parents=True, exist_ok=True)
+                page.screenshot(path=ARTIFACTS / f"failed-{request.node.name}.png", full_page=True)
         finally:
             context.close()
             browser.close()

@@ -13,6 +13,8 @@ import pytest
 from django.contrib.auth.models import User
 from pypdf import PdfReader
 
+from tests.browser.conftest import settle
+
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 TOKEN_EVENTS = [
@@ -26,11 +28,6 @@ MATRIX = [
     ("model b", "input", "0.000005"),
     ("model b", "output", "0.00001"),
 ]
-
-
-def settle(page) -> None:
-    """Wait until no HTMX request is in flight (the form re-renders on change)."""
-    page.wait_for_function("!document.querySelector('.htmx-request')")
 
 
 def nav(page, section: str) -> None:
@@ -76,6 +73,7 @@ def create_plan_with_rates(page) -> None:
     page.locator("input[name=rate_model][value=per_unit]").check()
     settle(page)
     page.locator("input[name=unit_price]").fill("0.01")
+    settle(page, debounce_ms=400)  # the live preview waits 300 ms after typing
     page.get_by_role("button", name="Save rate").click()
     page.locator("#rates").get_by_text("API calls").first.wait_for()
 
@@ -97,10 +95,13 @@ def create_plan_with_rates(page) -> None:
         if rows.count() <= index:
             page.get_by_role("button", name="+ Add row").click()
             rows.nth(index).wait_for()
+            settle(page)
         row = rows.nth(index)
         row.get_by_label("model", exact=True).fill(model)
         row.get_by_label("type", exact=True).fill(token_type)
         row.get_by_label("Price per unit").fill(price)
+        settle(page)  # the live preview re-prices as prices are typed
+    settle(page, debounce_ms=400)  # the live preview waits 300 ms after typing
     page.get_by_role("button", name="Save rate").click()
     page.locator("#rates").get_by_text("LLM tokens").first.wait_for()
     for _model, _type, price in MATRIX:
@@ -174,6 +175,8 @@ def test_guide_flow_from_empty_database_to_the_invoice_and_pdf(page, artifacts: 
     page.screenshot(path=artifacts / "invoice-simplified.png", full_page=True)
 
     page.get_by_role("link", name="Itemized").click()
+    page.locator(".tabs a[aria-selected=true]", has_text="Itemized").wait_for()
+    settle(page)  # the Download PDF link now names the itemized view
     with page.expect_download() as download_info:
         page.get_by_role("link", name="Download PDF").click()
     pdf_bytes = Path(download_info.value.path()).read_bytes()

@@ -13,16 +13,16 @@ from django.contrib.auth.models import User
 from meters.services import meter_create
 from pricing.models import Rate
 from pricing.services import plan_create
+from tests.browser.conftest import settle as htmx_idle
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 TIERS = [("5", "5"), ("10", "4"), ("15", "3"), ("20", "2"), ("", "1")]
 
 
-def settle(page) -> None:
-    """Wait until no HTMX request is in flight (nor one waiting out its delay)."""
-    page.wait_for_timeout(400)  # the preview waits 300 ms after the last keystroke
-    page.wait_for_function("!document.querySelector('.htmx-request')")
+def settle(page) -> None:  # type: ignore[no-untyped-def]
+    """HTMX idle, including a preview waiting out its 300 ms typing delay."""
+    htmx_idle(page, debounce_ms=400)
 
 
 def log_in(page) -> None:
@@ -52,6 +52,7 @@ def test_graduated_rate_with_a_live_preview(page, artifacts: Path) -> None:
         if rows.count() <= index:
             page.get_by_role("button", name="+ Add tier").click()
             rows.nth(index).wait_for()
+            settle(page)  # the new row's autofocus lands when the swap settles
         row = rows.nth(index)
         if up_to:
             row.get_by_label("Up to").fill(up_to)
