@@ -110,7 +110,7 @@ TEMPLATES = [
 # SQLite file by default; DATABASE_URL (postgres://...) selects PostgreSQL.
 DATABASES = {
     "default": dj_database_url.parse(
-        env_str("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
+        env_str("DATABASE_URL", "") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
         conn_max_age=int(env_str("DB_CONN_MAX_AGE", "0")),
     )
 }

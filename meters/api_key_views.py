@@ -33,7 +33,6 @@ class ApiKeyForm(forms.Form):
     name = forms.CharField(
         max_length=ApiKey._meta.get_field("name").max_length,
         help_text="Who or what uses this key, e.g. “production backend”.",
-        widget=forms.TextInput(attrs={"placeholder": "production backend"}),
     )
 
 

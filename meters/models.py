@@ -5,6 +5,7 @@ import json
 from django.core.validators import RegexValidator
 from django.db import models
 from django.urls import reverse
+from django.utils import timezone
 
 from meters.naming import API_NAME_PATTERN
 
@@ -117,7 +118,8 @@ class RejectedRecord(models.Model):
         API = "api", "Ingestion API"
         UPLOAD = "upload", "Upload in the UI"
 
-    received_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # One time for a whole request, so its records list in their order.
+    received_at = models.DateTimeField(default=timezone.now, db_index=True)
     source = models.CharField(max_length=10, choices=Source.choices)
     batch_id = models.CharField(max_length=64, help_text="Groups the records of one request.")
     index = models.PositiveIntegerField(help_text="Position of the record in its request.")

@@ -21,6 +21,7 @@ from meters.models import Meter, RejectedRecord
 from meters.tables_api import RejectedRecordTable
 
 WHOLE_RECORD = "-"  # the filter value for rejections not tied to one field
+DATE = forms.DateInput(attrs={"type": "date", "style": "width: auto"})
 
 
 def field_choices() -> list[tuple[str, str]]:
@@ -36,12 +37,8 @@ class RejectedFilterForm(forms.Form):
     meter = forms.ModelChoiceField(
         queryset=Meter.objects.order_by("label"), required=False, empty_label="Any meter"
     )
-    received_from = forms.DateField(
-        required=False, label="Received from", widget=forms.DateInput(attrs={"type": "date"})
-    )
-    received_to = forms.DateField(
-        required=False, label="Received to", widget=forms.DateInput(attrs={"type": "date"})
-    )
+    received_from = forms.DateField(required=False, label="Received from", widget=DATE)
+    received_to = forms.DateField(required=False, label="Received to", widget=DATE)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

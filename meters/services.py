@@ -132,7 +132,8 @@ def _create_customers(customer_ids: set[str]) -> None:
     Customer.objects.bulk_create(
         [
             Customer(name=cid[:200], customer_id=cid, created_by_ingestion=True)
-            for cid in customer_ids
+            # Sorted, so concurrent requests lock the same rows in the same order.
+            for cid in sorted(customer_ids)
         ],
         ignore_conflicts=True,  # created meanwhile by another request: fine
     )
@@ -143,7 +144,7 @@ def _keep_rejections(
 ) -> None:
     if not rejected:
         return
-    batch = uuid.uuid4().hex
+    batch, received_at = uuid.uuid4().hex, timezone.now()
     rows = []
     for r in rejected:
         raw = records[r.index]
@@ -153,12 +154,13 @@ def _keep_rejections(
         meter = meters.get(normalize_api_name(name)) if isinstance(name, str) else None
         rows.append(
             RejectedRecord(
+                received_at=received_at,
                 source=source,
                 batch_id=batch,
                 index=r.index,
                 field=r.field,
                 reason=r.reason[:500],
-                record=_json_safe(record),
+                record=_json_safe(raw),
                 meter_id=meter.id if meter else None,
                 meter_api_name=name[:255] if isinstance(name, str) else "",
                 customer_id=customer[:255] if isinstance(customer, str) else "",
@@ -167,8 +169,9 @@ def _keep_rejections(
     RejectedRecord.objects.bulk_create(rows, batch_size=1000)
 
 
-def _json_safe(record: dict[str, object] | None) -> object:
-    """The record for a JSONField: exact decimals kept as text."""
-    if record is None:
+def _json_safe(raw: object) -> object:
+    """The record as received, for a JSONField (exact decimals kept as text);
+    None for a line that was not even valid JSON."""
+    if isinstance(raw, BadRecord):
         return None
-    return json.loads(json.dumps(record, default=str))
+    return json.loads(json.dumps(raw, default=str))

@@ -67,15 +67,25 @@ class ApiKeyTable(tables.Table):
         )
 
 
+# Inline because app.css is shared: keep the time on one line, let the reason
+# breathe, and let long JSON wrap inside its cell instead of widening the page.
+NOWRAP = {"td": {"style": "white-space: nowrap"}}
+
+
 class RejectedRecordTable(tables.Table):
-    received_at = tables.DateTimeColumn(verbose_name="Received", format="Y-m-d H:i:s")
+    received_at = tables.DateTimeColumn(verbose_name="Received", format="Y-m-d H:i:s", attrs=NOWRAP)
     source = tables.Column()
     index = tables.Column(verbose_name="Record #", attrs={"td": {"class": "num"}})
     meter = tables.Column(accessor="meter_api_name", verbose_name="Meter", orderable=False)
     customer_id = tables.Column(verbose_name="Customer ID", default=DASH)
     field = tables.Column(verbose_name="Field", default=DASH)
-    reason = tables.Column(orderable=False)
-    record = tables.Column(verbose_name="Record as received", orderable=False, default=DASH)
+    reason = tables.Column(orderable=False, attrs={"td": {"style": "min-width: 10rem"}})
+    record = tables.Column(
+        verbose_name="Record as received",
+        orderable=False,
+        default=DASH,
+        attrs={"td": {"style": "min-width: 15rem; overflow-wrap: break-word; font-size: .85rem"}},
+    )
 
     class Meta:
         model = RejectedRecord
@@ -115,6 +125,6 @@ class RejectedRecordTable(tables.Table):
         if isinstance(value, dict):
             known = {k: value[k] for k in RECORD_KEYS if k in value}
             value = known | {k: v for k, v in sorted(value.items()) if k not in known}
-        compact = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        compact = json.dumps(value, ensure_ascii=False)  # one line; wraps at its spaces
         shown = compact if len(compact) <= RECORD_PREVIEW else compact[:RECORD_PREVIEW] + "…"
         return format_html('<code title="{}">{}</code>', compact, shown)

@@ -171,7 +171,7 @@ def validate_record(
         value = _value(record)
         customer_id = _text(record, "customerId") or default_customer_id
         if not customer_id:
-            raise Invalid("customerId", "customerId is missing (and no customer was chosen)")
+            raise Invalid("customerId", "customerId is missing or empty")
         if not customer_exists(customer_id):
             raise Invalid("customerId", f"unknown customer {customer_id!r}")
         event_time = _time(record, now)

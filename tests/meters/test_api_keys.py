@@ -120,6 +120,8 @@ def test_creating_a_key_shows_it_once_and_stores_only_its_hash(client: Client, h
     raw = RAW_KEY.search(box)
     assert raw is not None
     assert "Store it now; it cannot be shown again." in text(box)
+    # Never copied into htmx's localStorage history cache.
+    assert 'hx-history="false"' in box
     key = ApiKey.objects.get()
     assert (key.name, key.prefix, key.key_hash) == (
         "production backend",

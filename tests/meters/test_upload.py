@@ -187,9 +187,7 @@ def test_without_a_picked_customer_a_record_must_name_its_customer(
 ) -> None:
     html = page(upload(admin_client, guide.api_calls, records='[{"meterValue": 10}]'))
 
-    assert report(html)[1] == [
-        (1, "customerId", "customerId is missing (and no customer was chosen)")
-    ]
+    assert report(html)[1] == [(1, "customerId", "customerId is missing or empty")]
     assert not UsageEvent.objects.exists()
 
 
