@@ -9,6 +9,9 @@ from django.utils.safestring import mark_safe
 from meters.models import Meter, UsageEvent
 from pricing.money import format_quantity
 
+# An empty cell, shown the same way in every table.
+DASH = mark_safe('<span class="muted">—</span>')
+
 
 class MeterTable(tables.Table):
     label = tables.Column(linkify=True)
@@ -28,7 +31,7 @@ class MeterTable(tables.Table):
 
     def render_dimensions(self, value: list[str]) -> str:
         if not value:
-            return mark_safe('<span class="muted">—</span>')
+            return DASH
         return format_html_join("", '<span class="pill">{}</span>', ((v,) for v in value))
 
 
@@ -53,5 +56,5 @@ class EventTable(tables.Table):
 
     def render_dimensions(self, value: dict[str, str]) -> str:
         if not value:
-            return mark_safe('<span class="muted">—</span>')
+            return DASH
         return format_html_join("", '<span class="pill">{}: {}</span>', sorted(value.items()))

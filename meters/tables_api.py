@@ -10,9 +10,9 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
 from meters.models import ApiKey, RejectedRecord
+from meters.tables import DASH
 
 NEVER = mark_safe('<span class="muted">Never</span>')
-DASH = mark_safe('<span class="muted">—</span>')
 # A rejected record is shown whole up to this many characters (all of it in the tooltip).
 RECORD_PREVIEW = 300
 # Records are shown with their keys in the order Amberflo's SDK sends them: a
