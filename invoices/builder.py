@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from fractions import Fraction
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -24,6 +25,7 @@ from django.db.models import Q
 from customers.models import Customer, PlanAssignment
 from meters.models import Meter, UsageEvent
 from meters.selectors import customer_meter_ids, meter_events, usage_partials
+from pricing.money import exact_sum
 from pricing.periods import BillingPeriod, Period, boundary, period_index
 from pricing.rating import (
     Aggregation,
@@ -36,7 +38,6 @@ from pricing.rating import (
 )
 from pricing.selectors import plan_rates, rate_spec
 
-ZERO = Decimal(0)
 MICROSECOND = timedelta(microseconds=1)
 MAX_PERIODS = 36  # how far back the period picker reaches
 
@@ -59,13 +60,12 @@ class PeriodRef:
         return f"{self.assignment.pk}-{self.index}"
 
     @property
-    def coverage(self) -> Decimal:
+    def coverage(self) -> Fraction:
         """The share of the period the assignment covers (1 unless it ends
-        inside the period); base fees and minimums are prorated by it."""
+        inside the period); base fees and minimums are prorated by it. A
+        Fraction, so 10 days of 30 is exactly 1/3, not 0.3333…"""
         whole = self.period.end - self.period.start
-        return Decimal((self.usage_end - self.period.start) // MICROSECOND) / Decimal(
-            whole // MICROSECOND
-        )
+        return Fraction((self.usage_end - self.period.start) // MICROSECOND, whole // MICROSECOND)
 
     @property
     def usage_end(self) -> datetime:
@@ -116,9 +116,8 @@ class Invoice:
             simple.append(
                 SimpleLine(
                     description=section.meter_label,
-                    quantity=sum(
-                        (line.quantity for line in section.lines if line.kind is LineKind.USAGE),
-                        ZERO,
+                    quantity=exact_sum(
+                        line.quantity for line in section.lines if line.kind is LineKind.USAGE
                     ),
                     unit_price=prices.pop() if len(prices) == 1 else None,
                     amount=section.subtotal,
@@ -211,7 +210,7 @@ def build_invoice(customer: Customer, ref: PeriodRef) -> Invoice:
     }
     reason = f"the meter is not in the plan {plan.name}"
     unpriced.extend(_unpriced_meter_usage(customer, others, window, reason))
-    total = sum((s.subtotal for s in sections), ZERO)
+    total = exact_sum(s.subtotal for s in sections)
     return Invoice(customer, ref, plan.currency, sections, unpriced, total)
 
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from django.db.models import Count, Max, Q, QuerySet, Sum
+from django.db.models import Aggregate, Count, Max, Q, QuerySet
 from django.db.models.fields.json import KeyTextTransform
 
 from meters.models import Meter, UsageEvent
 from meters.naming import parse_dimension_key
+from meters.sqlite_functions import ExactMax, ExactSum
 from pricing.rating import Aggregation, PartialUsage
 
 
@@ -22,19 +23,21 @@ def meter_events(
 
 def usage_partials(meter: Meter, events: QuerySet[UsageEvent]) -> list[PartialUsage]:
     """Aggregate `events` (of one meter) per dimension key with the meter's
-    aggregation, as input for pricing.rating.project_usage."""
+    aggregation, as input for pricing.rating.project_usage. Sums and maxima are
+    exact on both engines (meters/sqlite_functions.py)."""
     aggregation = Aggregation(meter.meter_type)
-    grouped = events.order_by().values("dimension_key")
+    quantity: Aggregate
     if aggregation is Aggregation.SUM:
-        rows = grouped.annotate(q=Sum("value"))
+        quantity = ExactSum("value")
     elif aggregation is Aggregation.EVENT_COUNT:
-        rows = grouped.annotate(q=Count("id"))
+        quantity = Count("id")
     elif aggregation is Aggregation.MAX:
-        rows = grouped.annotate(q=Max("value"))
+        quantity = ExactMax("value")
     elif aggregation is Aggregation.UNIQUE_COUNT:
         return _unique_partials(meter, events)
     else:
         return _latest_partials(events)
+    rows = events.order_by().values("dimension_key").annotate(q=quantity)
     return [
         PartialUsage(parse_dimension_key(row["dimension_key"]), Decimal(row["q"] or 0))
         for row in rows

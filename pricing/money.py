@@ -4,13 +4,87 @@ The rule (docs/PRICING.md): a line's amount is computed exactly (quantity x unit
 price, no rounding), then rounded ONCE to the currency's minor unit with
 ROUND_HALF_UP. Invoice totals are sums of rounded lines. Nothing else rounds.
 No ORM imports here.
+
+"Exactly" is enforced, not hoped for: pricing arithmetic runs inside `exactly`
+(the EXACT context), where a result that would need rounding raises
+`decimal.Inexact`/`decimal.Rounded` instead of losing a digit.
 """
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal
+from collections.abc import Callable, Iterable
+from decimal import (
+    ROUND_HALF_UP,
+    Clamped,
+    Context,
+    Decimal,
+    DivisionByZero,
+    FloatOperation,
+    Inexact,
+    InvalidOperation,
+    Overflow,
+    Rounded,
+    Subnormal,
+    Underflow,
+    localcontext,
+)
+from fractions import Fraction
+from functools import wraps
 
 ROUNDING = ROUND_HALF_UP
+
+# The widest number pricing can meet (derivation in docs/PRICING.md, "Exact at
+# every size"): a period's quantity is a sum of at most 2**63 events (a bigint
+# id) each below 10**20 with 9 places: < 10**39, 48 digits. Times a price below
+# 10**15 with 15 places: < 10**54 with 24 places, 78 digits; tiers, fees, lines
+# and totals add a handful more. 100 digits hold all of it; Emax/Emin leave the
+# exponents (-24 .. +60) far inside the range. Anything beyond still cannot be
+# rounded silently: Inexact and Rounded are traps, so it raises.
+PRECISION = 100
+EXACT = Context(
+    prec=PRECISION,
+    rounding=ROUND_HALF_UP,
+    Emax=999,
+    Emin=-999,
+    traps=[
+        Clamped,
+        DivisionByZero,
+        FloatOperation,
+        Inexact,
+        InvalidOperation,
+        Overflow,
+        Rounded,
+        Subnormal,
+        Underflow,
+    ],
+)
+# The same context for the one deliberate rounding (round_money, and showing a
+# non-terminating prorated amount): there losing digits is the point.
+_ROUNDING_CONTEXT = EXACT.copy()
+_ROUNDING_CONTEXT.traps[Inexact] = False
+_ROUNDING_CONTEXT.traps[Rounded] = False
+# A prorated amount such as 1/3 of $20 has no finite decimal form; its exact
+# value is a Fraction (which round_money rounds), shown with this many places.
+SHOWN_PLACES = 30
+
+
+def exactly[**P, R](func: Callable[P, R]) -> Callable[P, R]:
+    """Run `func` in the EXACT context: its Decimal arithmetic either is exact
+    or raises, it never rounds."""
+
+    @wraps(func)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        with localcontext(EXACT):
+            return func(*args, **kwargs)
+
+    return run
+
+
+@exactly
+def exact_sum(values: Iterable[Decimal]) -> Decimal:
+    """The sum of `values`, exactly (Python's `sum` rounds to 28 digits)."""
+    return sum(values, Decimal(0))
+
 
 # ISO 4217 minor-unit exponents. Currencies not listed use 2.
 CURRENCY_EXPONENTS: dict[str, int] = {
@@ -62,15 +136,45 @@ def minor_unit_exponent(currency: str) -> int:
     return CURRENCY_EXPONENTS.get(currency.upper(), 2)
 
 
-def round_money(amount: Decimal, currency: str) -> Decimal:
+def round_money(amount: Decimal | Fraction, currency: str) -> Decimal:
     """Round an exact amount to the currency's minor unit, half up.
 
-    The only place in Tally where money is rounded.
+    The only place in Tally where money is rounded. A Fraction is a prorated
+    amount (a share of a fee) that may have no finite decimal form; it is
+    rounded from its exact value, never from a truncated expansion.
     """
+    exponent = minor_unit_exponent(currency)
+    if isinstance(amount, Fraction):
+        return _round_fraction(amount, exponent)
     if not isinstance(amount, Decimal):
         raise TypeError(f"money must be a Decimal, got {type(amount).__name__}")
-    quantum = Decimal(1).scaleb(-minor_unit_exponent(currency))
-    return amount.quantize(quantum, rounding=ROUNDING)
+    quantum = Decimal(1).scaleb(-exponent)
+    return amount.quantize(quantum, rounding=ROUNDING, context=_ROUNDING_CONTEXT)
+
+
+def _round_fraction(amount: Fraction, places: int) -> Decimal:
+    """`amount` to `places` decimal places, half away from zero (as ROUND_HALF_UP)."""
+    scaled = abs(amount) * 10**places
+    whole, rest = divmod(scaled.numerator, scaled.denominator)
+    if 2 * rest >= scaled.denominator:
+        whole += 1
+    return Decimal(-whole if amount < 0 else whole).scaleb(-places, context=_ROUNDING_CONTEXT)
+
+
+def fraction_decimal(amount: Fraction) -> Decimal:
+    """A Fraction as a Decimal: exact when it has a finite decimal form (a
+    prorated $30 x 1/4 is 7.5), else shown to SHOWN_PLACES places (1/3 of $20
+    is 6.666…667), for display beside the rounded amount only."""
+    denominator, twos, fives = amount.denominator, 0, 0
+    while denominator % 2 == 0:
+        denominator, twos = denominator // 2, twos + 1
+    while denominator % 5 == 0:
+        denominator, fives = denominator // 5, fives + 1
+    if denominator != 1:
+        return _round_fraction(amount, SHOWN_PLACES)
+    places = max(twos, fives)
+    scaled = amount * 10**places  # a whole number, since 10**places is a multiple
+    return Decimal(scaled.numerator).scaleb(-places, context=EXACT)
 
 
 def format_money(amount: Decimal, currency: str) -> str:
@@ -79,7 +183,8 @@ def format_money(amount: Decimal, currency: str) -> str:
     exponent = minor_unit_exponent(currency)
     rounded = round_money(amount, currency)
     sign = "-" if rounded < 0 else ""
-    digits = f"{abs(rounded):,.{exponent}f}"
+    # copy_abs, not abs(): abs() rounds to the current context (28 digits).
+    digits = f"{rounded.copy_abs():,.{exponent}f}"
     symbol = CURRENCY_SYMBOLS.get(currency.upper())
     if symbol is None:
         return f"{sign}{digits} {currency.upper()}"
@@ -90,9 +195,9 @@ def format_unit_price(price: Decimal, currency: str) -> str:
     """A unit price with every significant digit it has (at least the currency's
     minor unit): `$0.00001`, `$0.01`, `$2.50`."""
     exponent = minor_unit_exponent(currency)
-    normalized = price.normalize()
+    normalized = price.normalize(EXACT)
     places = max(exponent, -int(normalized.as_tuple().exponent))
-    digits = f"{abs(price):,.{places}f}"
+    digits = f"{price.copy_abs():,.{places}f}"
     sign = "-" if price < 0 else ""
     symbol = CURRENCY_SYMBOLS.get(currency.upper())
     if symbol is None:
@@ -102,6 +207,6 @@ def format_unit_price(price: Decimal, currency: str) -> str:
 
 def format_quantity(quantity: Decimal) -> str:
     """`1,000`, `2.5` — grouped, without trailing zeros."""
-    normalized = quantity.normalize()
+    normalized = quantity.normalize(EXACT)
     places = max(0, -int(normalized.as_tuple().exponent))
     return f"{quantity:,.{places}f}"

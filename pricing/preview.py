@@ -11,6 +11,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
+from fractions import Fraction
 
 from pricing.money import format_quantity, format_unit_price
 from pricing.price_models import ONE, CellPrice, Tier
@@ -77,7 +78,10 @@ class Preview:
 
 
 def price_usage(
-    spec: RateSpec, usage: Sequence[UsageGroup], currency: str, coverage: Decimal = ONE
+    spec: RateSpec,
+    usage: Sequence[UsageGroup],
+    currency: str,
+    coverage: Fraction | Decimal = ONE,
 ) -> Preview:
     """Rate `usage` as an invoice would, with every line explained."""
     rated = rate_usage(spec, usage, currency, coverage)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
+from fractions import Fraction
 
 from django.http import QueryDict
 
@@ -26,7 +26,7 @@ from pricing.schema import RateDraft
 @dataclass(frozen=True)
 class PreviewUsage:
     groups: list[UsageGroup]
-    coverage: Decimal = Decimal(1)
+    coverage: Fraction = Fraction(1)
     note: str = ""
     error: str = ""
 

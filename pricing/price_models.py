@@ -16,16 +16,18 @@ Rules (docs/PRICING.md has worked examples):
   $2 = $5), except packages, which count whole blocks.
 - Package: blocks of `package_size` units at `package_price` each; a partial
   block counts as a whole one (rounding "up", the default) or not at all ("down").
+- Exact at every size the schema allows: the arithmetic runs in money.EXACT
+  (`@exactly`), where a digit that would be lost raises instead.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from decimal import Decimal
 from enum import StrEnum
 
-from pricing.money import format_quantity
+from pricing.money import exactly, format_quantity
 
 ZERO = Decimal(0)
 ONE = Decimal(1)
@@ -70,10 +72,12 @@ class CellPrice:
         return self.unit_price if self.model is PriceModel.PER_UNIT else None
 
 
+@exactly
 def billable(price: CellPrice, quantity: Decimal) -> Decimal:
     return max(ZERO, quantity - price.free_units)
 
 
+@exactly
 def tier_spans(tiers: tuple[Tier, ...], quantity: Decimal) -> list[tuple[Tier, Decimal]]:
     """How much of `quantity` falls in each tier it reaches, in order."""
     spans, floor = [], ZERO
@@ -96,11 +100,16 @@ def volume_tier(tiers: tuple[Tier, ...], quantity: Decimal) -> Tier:
     raise ValueError("tiers must end with an unbounded tier")
 
 
+@exactly
 def package_blocks(price: CellPrice, quantity: Decimal) -> Decimal:
-    rounding = ROUND_CEILING if price.package_rounding is PackageRounding.UP else ROUND_FLOOR
-    return (quantity / price.package_size).to_integral_value(rounding=rounding)
+    # Whole blocks and what is left, both exact: a quotient rounded to some
+    # precision first (10**19 + 1e-9 units in blocks of 3) could land on a
+    # whole number and lose the partial block.
+    whole, rest = divmod(quantity, price.package_size)
+    return whole + 1 if rest and price.package_rounding is PackageRounding.UP else whole
 
 
+@exactly
 def exact_amount(price: CellPrice, quantity: Decimal) -> Decimal:
     """The unrounded charge for `quantity` units at `price`."""
     units = billable(price, quantity)

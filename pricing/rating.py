@@ -7,7 +7,11 @@ inputs from the database and renders the outputs; it never does maths.
 Invariants:
 - Every unit of usage handed to `rate_usage` comes back either on a priced line
   or as UnpricedUsage with a reason. Nothing is dropped.
-- Amounts are exact until `round_money` rounds each line once (money.py).
+- Amounts are exact until `round_money` rounds each line once (money.py): the
+  arithmetic runs in money.EXACT (`@exactly`), so a digit that would be lost
+  raises rather than moving a line by a cent. A prorated charge is a Fraction
+  (a fee times the covered share, 1/3 of $20 has no finite decimal) until it
+  is rounded.
 """
 
 from __future__ import annotations
@@ -17,8 +21,9 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
+from fractions import Fraction
 
-from pricing.money import format_unit_price, round_money
+from pricing.money import exact_sum, exactly, format_unit_price, fraction_decimal, round_money
 from pricing.price_models import ONE, CellPrice, exact_amount, explain
 
 ZERO = Decimal(0)
@@ -68,7 +73,7 @@ def _latest_instant(part: PartialUsage) -> datetime:
 
 def _combine(aggregation: Aggregation, parts: Sequence[PartialUsage]) -> Decimal:
     if aggregation in (Aggregation.SUM, Aggregation.EVENT_COUNT):
-        return sum((p.quantity for p in parts), ZERO)
+        return exact_sum(p.quantity for p in parts)
     if aggregation is Aggregation.MAX:
         return max(p.quantity for p in parts)
     if aggregation is Aggregation.LATEST:
@@ -79,6 +84,7 @@ def _combine(aggregation: Aggregation, parts: Sequence[PartialUsage]) -> Decimal
     return Decimal(len(distinct))
 
 
+@exactly
 def project_usage(
     aggregation: Aggregation, parts: Iterable[PartialUsage], dimensions: Sequence[str]
 ) -> list[UsageGroup]:
@@ -129,6 +135,9 @@ class PricedLine:
     dimensions: tuple[tuple[str, str], ...]
     quantity: Decimal
     unit_price: Decimal | None  # None when tiers or packages price the line
+    # Unrounded. Exact, except a prorated line whose share has no finite
+    # decimal form (1/3 of $20): that one shows money.SHOWN_PLACES places, and
+    # `amount` was rounded from the exact Fraction, not from these digits.
     exact_amount: Decimal
     amount: Decimal
     kind: LineKind = LineKind.USAGE
@@ -154,8 +163,12 @@ def describe(meter_label: str, values: Iterable[str | None]) -> str:
     return " · ".join([meter_label, *(v if v is not None else "(none)" for v in values)])
 
 
+@exactly
 def rate_usage(
-    rate: RateSpec, usage: Sequence[UsageGroup], currency: str, coverage: Decimal = ONE
+    rate: RateSpec,
+    usage: Sequence[UsageGroup],
+    currency: str,
+    coverage: Fraction | Decimal = ONE,
 ) -> RatedUsage:
     """Price usage already projected onto `rate.dimensions`.
 
@@ -165,11 +178,11 @@ def rate_usage(
     does not list takes the default price if the rate has one, else it is
     returned as unpriced usage. Then come the base fee and the minimum charge
     true-up, both prorated by `coverage` (the share of the period the
-    assignment covers, 0..1).
+    assignment covers, 0..1, best given as an exact Fraction).
     """
     result = RatedUsage()
     if not rate.dimensions:
-        quantity = sum((g.quantity for g in usage), ZERO)
+        quantity = exact_sum(g.quantity for g in usage)
         result.lines.append(_line(rate, (), quantity, rate.cells[()], currency))
     for group in usage if rate.dimensions else ():
         pairs = tuple(zip(rate.dimensions, group.values, strict=True))
@@ -188,33 +201,33 @@ def rate_usage(
         else:
             reason = f"no price for {' · '.join(values)} in the pricing matrix"
             result.unpriced.append(UnpricedUsage(rate.meter_label, pairs, group.quantity, reason))
-    result.lines.extend(_period_charges(rate, result.lines, currency, coverage))
+    result.lines.extend(_period_charges(rate, result.lines, currency, Fraction(coverage)))
     return result
 
 
 def _period_charges(
-    rate: RateSpec, usage_lines: list[PricedLine], currency: str, coverage: Decimal
+    rate: RateSpec, usage_lines: list[PricedLine], currency: str, coverage: Fraction
 ) -> list[PricedLine]:
     """The prorated base fee, then a true-up to the prorated minimum charge
     (which usage charges count towards; the base fee does not)."""
     lines = []
-    share = "" if coverage == ONE else f" (prorated: {coverage * 100:.2f}% of the period)"
+    share = "" if coverage == 1 else f" (prorated: {coverage * 100:.2f}% of the period)"
     if rate.flat_fee:
-        exact = rate.flat_fee * coverage
+        exact = Fraction(rate.flat_fee) * coverage
         lines.append(
             _fixed_line(
                 rate, f"{rate.meter_label} · base fee{share}", exact, LineKind.BASE_FEE, currency
             )
         )
     if rate.minimum_charge:
-        minimum = rate.minimum_charge * coverage
-        charged = sum((line.amount for line in usage_lines), ZERO)
+        minimum = Fraction(rate.minimum_charge) * coverage
+        charged = exact_sum(line.amount for line in usage_lines)
         if charged < round_money(minimum, currency):
             lines.append(
                 _fixed_line(
                     rate,
                     f"{rate.meter_label} · minimum charge true-up{share}",
-                    minimum - charged,
+                    minimum - Fraction(charged),
                     LineKind.MINIMUM,
                     currency,
                 )
@@ -223,15 +236,16 @@ def _period_charges(
 
 
 def _fixed_line(
-    rate: RateSpec, description: str, exact: Decimal, kind: LineKind, currency: str
+    rate: RateSpec, description: str, exact: Fraction, kind: LineKind, currency: str
 ) -> PricedLine:
+    """A base fee or true-up line, rounded from its exact (Fraction) amount."""
     return PricedLine(
         rate_id=rate.rate_id,
         description=description,
         dimensions=(),
         quantity=ONE,
         unit_price=None,
-        exact_amount=exact,
+        exact_amount=fraction_decimal(exact),
         amount=round_money(exact, currency),
         kind=kind,
     )
@@ -258,4 +272,4 @@ def _line(
 
 def invoice_total(lines: Iterable[PricedLine]) -> Decimal:
     """An invoice total is the sum of its rounded lines (never re-rounded)."""
-    return sum((line.amount for line in lines), ZERO)
+    return exact_sum(line.amount for line in lines)

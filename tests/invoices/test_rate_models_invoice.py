@@ -7,6 +7,7 @@ import io
 import re
 from datetime import UTC, datetime
 from decimal import Decimal
+from fractions import Fraction
 
 import pytest
 from pypdf import PdfReader
@@ -256,7 +257,7 @@ def test_an_assignment_ending_mid_period_prorates_base_fee_and_minimum(
 ) -> None:
     invoice = april_invoice(ended_early)
 
-    assert invoice.ref.coverage == D(10) / D(30)
+    assert invoice.ref.coverage == Fraction(10, 30)  # exactly a third
     share = "(prorated: 33.33% of the period)"
     assert rows(invoice) == [
         ("Requests", "", D("2.00")),

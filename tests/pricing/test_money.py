@@ -233,3 +233,16 @@ def test_formatted_money_reads_back_as_the_rounded_amount(amount: Decimal, curre
     symbol = CURRENCY_SYMBOLS.get(currency, "")
     digits = text.replace(symbol, "", 1).replace(f" {currency}", "").replace(",", "")
     assert Decimal(digits) == round_money(amount, currency)
+
+
+def test_a_thirty_digit_unit_price_is_shown_with_all_its_places() -> None:
+    # normalize() in the default context kept 28 digits and hid two places.
+    price = Decimal("123456789012345.123456789012345")
+
+    assert format_unit_price(price, "USD") == "$123,456,789,012,345.123456789012345"
+
+
+def test_a_large_amount_is_formatted_without_rounding_its_digits() -> None:
+    amount = Decimal("1234567890123456789012345678901234.56")
+
+    assert format_money(amount, "USD") == "$1,234,567,890,123,456,789,012,345,678,901,234.56"
