@@ -1,9 +1,13 @@
 """Admin for customers and their plan assignments.
 
+The admin holds changes to the rules the pages and the APIs use, by calling
+the same code rather than restating it: a customer's ID and name are checked
+by customers.customer_rules; assignments by customers.services
+(overlapping_assignments, spans_overlap, overlap_message, END_BEFORE_START).
+
 Invariant: one customer's assignments never overlap. The database refuses an
 overlap with an IntegrityError (migration 0002), which the admin would show as
-a 500, so the forms below find the clash first (through
-customers.services.overlapping_assignments) and show it as a form error.
+a 500, so the forms below find the clash first and show it as a form error.
 """
 
 from __future__ import annotations
@@ -15,10 +19,14 @@ from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
 
+from customers.customer_rules import customer_id_problem, customer_name_problem
 from customers.models import Customer, PlanAssignment
-from customers.services import overlap_message, overlapping_assignments
-
-END_BEFORE_START = "The end date must be after the start date."
+from customers.services import (
+    END_BEFORE_START,
+    overlap_message,
+    overlapping_assignments,
+    spans_overlap,
+)
 
 
 def _first_clash(
@@ -30,11 +38,6 @@ def _first_clash(
         return None
     clashes = overlapping_assignments(customer, start_at, end_at)
     return next((a for a in clashes if a.pk not in ignore), None)
-
-
-def _overlaps(a: tuple[datetime, datetime | None], b: tuple[datetime, datetime | None]) -> bool:
-    (a_start, a_end), (b_start, b_end) = a, b
-    return (a_end is None or b_start < a_end) and (b_end is None or a_start < b_end)
 
 
 class AssignmentSpanForm(forms.ModelForm):  # type: ignore[type-arg]
@@ -97,7 +100,7 @@ class PlanAssignmentFormSet(forms.BaseInlineFormSet):  # type: ignore[type-arg]
             if span is not None:
                 kept.append((form, span))
         for index, (form, span) in enumerate(kept):
-            if any(_overlaps(span, other) for _, other in kept[:index]):
+            if any(spans_overlap(span, other) for _, other in kept[:index]):
                 form.add_error("start_at", "This overlaps another assignment in this list.")
                 continue
             self._check_stored(form, span)
@@ -127,8 +130,30 @@ class PlanAssignmentInline(admin.TabularInline):  # type: ignore[type-arg]
     show_change_link = True
 
 
+class CustomerAdminForm(forms.ModelForm):  # type: ignore[type-arg]
+    """The customer's ID and name checked by the rules the create page and the
+    APIs use (the ID field is only on the add page)."""
+
+    class Meta:
+        model = Customer
+        fields = "__all__"
+
+    def clean_customer_id(self) -> str:
+        customer_id: str = self.cleaned_data["customer_id"].strip()
+        if problem := customer_id_problem(customer_id):
+            raise forms.ValidationError(problem)
+        return customer_id
+
+    def clean_name(self) -> str:
+        name: str = self.cleaned_data["name"].strip()
+        if problem := customer_name_problem(name):
+            raise forms.ValidationError(problem)
+        return name
+
+
 @admin.register(Customer)
 class CustomerAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    form = CustomerAdminForm
     list_display = ["name", "customer_id", "email", "created_at"]
     search_fields = ["name", "customer_id", "email"]
     date_hierarchy = "created_at"

@@ -4,6 +4,7 @@ from typing import Any
 
 from django import forms
 
+from customers.customer_rules import customer_id_problem, customer_name_problem
 from customers.models import Customer
 from pricing.models import Plan
 
@@ -21,10 +22,17 @@ class CustomerForm(forms.ModelForm[Customer]):
             "customer_id": forms.TextInput(attrs={"data-slug-target": "1"}),
         }
 
+    # The rules every door shares (customers.customer_rules).
     def clean_customer_id(self) -> str:
         value: str = self.cleaned_data["customer_id"].strip()
-        if not value:
-            raise forms.ValidationError("A customer ID is required.")
+        if problem := customer_id_problem(value):
+            raise forms.ValidationError(problem)
+        return value
+
+    def clean_name(self) -> str:
+        value: str = self.cleaned_data["name"].strip()
+        if problem := customer_name_problem(value):
+            raise forms.ValidationError(problem)
         return value
 
 

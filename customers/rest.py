@@ -120,6 +120,10 @@ def customer_detail(request: HttpRequest, pk: ObjectId) -> Customer:
 
 @router.post("/customers", response={201: CustomerOut}, summary="Create a customer")
 def customer_add(request: HttpRequest, payload: CustomerIn) -> Status[Customer]:
+    """Create a customer. `customer_id` and `name` are stripped; the ID must
+    be new, non-empty, at most 255 characters and free of control characters
+    (the create page's rules, customers.customer_rules). A broken rule, or an
+    ID taken even by a request at the same moment, is a 400 naming the field."""
     return Status(201, customer_create(**payload.model_dump()))
 
 

@@ -9,16 +9,56 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 
+from customers.customer_rules import customer_problems
 from customers.models import Customer, PlanAssignment
 from pricing.models import Plan
 
 
+def _check_customer(*, customer_id: str, name: str) -> tuple[str, str]:
+    """The stripped ID and name; ValidationError keyed by field if they break
+    a rule of customers.customer_rules."""
+    customer_id, name = customer_id.strip(), name.strip()
+    problems = customer_problems(customer_id=customer_id, name=name)
+    if problems:
+        raise ValidationError(problems)
+    return customer_id, name
+
+
+def customer_id_taken(customer: Customer) -> ValidationError:
+    """What a taken customer ID answers: the message the create form shows."""
+    message = customer.unique_error_message(Customer, ("customer_id",))
+    return ValidationError({"customer_id": message})
+
+
 @transaction.atomic
 def customer_create(*, name: str, customer_id: str, email: str = "") -> Customer:
-    customer = Customer(name=name, customer_id=customer_id, email=email)
+    """Create a customer held to customers.customer_rules. A taken ID is
+    refused with the same message whether the check or the unique constraint
+    (a concurrent request, or ingestion, creating the same ID) finds it."""
+    customer_id, name = _check_customer(customer_id=customer_id, name=name)
+    customer = Customer(name=name, customer_id=customer_id, email=email.strip())
     customer.full_clean()
-    customer.save()
+    try:
+        with transaction.atomic():
+            customer.save()
+    except IntegrityError as exc:
+        if not Customer.objects.filter(customer_id=customer_id).exists():
+            raise
+        raise customer_id_taken(customer) from exc
     return customer
+
+
+END_BEFORE_START = "The end date must be after the start date."
+
+Span = tuple[datetime, datetime | None]
+
+
+def spans_overlap(a: Span, b: Span) -> bool:
+    """Whether two [start, end) spans (end None: open-ended) share an instant:
+    the rule overlapping_assignments queries and the database constraint
+    enforces, for spans not stored yet (e.g. several rows of one admin form)."""
+    (a_start, a_end), (b_start, b_end) = a, b
+    return (a_end is None or b_start < a_end) and (b_end is None or a_start < b_end)
 
 
 def overlapping_assignments(
@@ -37,7 +77,7 @@ def plan_assign(
     """Put the customer on a plan. Refuses an overlap with an existing
     assignment; the database constraint backs this against races."""
     if end_at is not None and end_at <= start_at:
-        raise ValidationError({"end_at": "The end date must be after the start date."})
+        raise ValidationError({"end_at": END_BEFORE_START})
     clash = overlapping_assignments(customer, start_at, end_at)
     if clash:
         raise ValidationError({"start_at": overlap_message(clash[0])})
@@ -56,7 +96,7 @@ def plan_assign(
 @transaction.atomic
 def assignment_end(*, assignment: PlanAssignment, end_at: datetime) -> PlanAssignment:
     if end_at <= assignment.start_at:
-        raise ValidationError({"end_at": "The end date must be after the start date."})
+        raise ValidationError({"end_at": END_BEFORE_START})
     customer = assignment.customer
     clash = [
         other
@@ -109,6 +149,7 @@ def customer_replace(
     decides; the loser replaces the winner's row instead of failing).
     """
     wanted = dict(traits or {})
+    customer_id, name = _check_customer(customer_id=customer_id, name=name)
     customer = Customer.objects.select_for_update().filter(customer_id=customer_id).first()
     created = customer is None
     if customer is None:

@@ -42,9 +42,13 @@ def customer_list(request: HttpRequest) -> HttpResponse:
 def customer_create_view(request: HttpRequest) -> HttpResponse:
     form = CustomerForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        customer = customer_create(**form.cleaned_data)
-        messages.success(request, f"Customer “{customer.name}” created.")
-        return redirect_after_write(request, customer.get_absolute_url())
+        try:
+            customer = customer_create(**form.cleaned_data)
+        except ValidationError as exc:  # e.g. the same ID created a moment ago
+            form.add_error(None, exc)
+        else:
+            messages.success(request, f"Customer “{customer.name}” created.")
+            return redirect_after_write(request, customer.get_absolute_url())
     template = page_or_partial(request, "customers/create.html", "customer-form")
     return render(request, template, {"form": form})
 

@@ -1,19 +1,48 @@
-"""Admin for plans and rates.
+"""Admin for plans and rates: read-only.
 
-Rates and their matrices are created on the plan page, which validates the
-whole rate with pricing.schema.read_rate before pricing.services.rate_save
-stores it; the admin shows them, edits prices and deletes. It never adds a
-cell, because a cell's dimension_key must be derived from its values.
+Prices are written by two doors that apply pricing.schema's rules: the plan
+pages (the plan form, the rate editor) and the native API. The admin would be
+a third door without them (a negative or 20-place unit price, a per-unit price
+on a tiered cell, a renamed plan clashing with another in another case), so it
+only shows plans, rates and prices, each with a link to where they are edited.
+Deleting a rate goes through pricing.services.rate_delete, as on the plan page;
+a single price cannot be deleted (a matrix row is part of its rate).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from django.contrib import admin
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 
 from pricing.models import Plan, PriceCell, Rate
 from pricing.money import format_unit_price
+from pricing.selectors import cell_price
+from pricing.services import rate_delete
+
+EDIT_HINT = "Plans and prices are edited in the app, where the pricing rules are checked: "
+
+
+def _edit_link(plan: Plan) -> SafeString:
+    return format_html(
+        '{}<a href="{}">{}</a>', EDIT_HINT, plan.get_absolute_url(), f"open {plan.name}"
+    )
+
+
+class ReadOnlyAdmin[M: (Plan, Rate, PriceCell)](admin.ModelAdmin[M]):
+    """Shows, never adds or changes: has_change_permission is False, so the
+    change page renders every field as text and refuses a POST (403)."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: M | None = None) -> bool:
+        return False
 
 
 class RateInline(admin.TabularInline[Rate, Plan]):
@@ -22,9 +51,12 @@ class RateInline(admin.TabularInline[Rate, Plan]):
     readonly_fields = ["meter", "rate_model", "dimensions", "cell_count"]
     extra = 0
     show_change_link = True
-    can_delete = True
+    can_delete = False  # delete from the rate's own page, through rate_delete
 
     def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
 
     @admin.display(description="Prices")
@@ -33,11 +65,12 @@ class RateInline(admin.TabularInline[Rate, Plan]):
 
 
 @admin.register(Plan)
-class PlanAdmin(admin.ModelAdmin[Plan]):
+class PlanAdmin(ReadOnlyAdmin[Plan]):
     list_display = ["name", "billing_period", "currency", "rate_count", "created_at"]
     list_filter = ["billing_period", "currency"]
     search_fields = ["name"]
-    readonly_fields = ["created_at"]
+    fields = ["name", "billing_period", "currency", "created_at", "edit_in_app"]
+    readonly_fields = ["edit_in_app"]
     date_hierarchy = "created_at"
     inlines = [RateInline]
 
@@ -50,42 +83,97 @@ class PlanAdmin(admin.ModelAdmin[Plan]):
         count: int = plan.rate_count  # type: ignore[attr-defined]
         return count
 
+    def has_delete_permission(self, request: HttpRequest, obj: Plan | None = None) -> bool:
+        # The app has no way to delete a plan, so neither has the admin.
+        return False
+
+    @admin.display(description="Edit")
+    def edit_in_app(self, plan: Plan) -> SafeString:
+        return _edit_link(plan)
+
 
 def _combination(cell: PriceCell) -> str:
     return " · ".join(cell.dimension_values) or "all usage"
 
 
+def _price(cell: PriceCell) -> str:
+    """The cell's price as the plan page states it (its model, not just the
+    unit_price column, which a tiered or package price does not use)."""
+    price, currency = cell_price(cell), cell.rate.plan.currency
+    if price.tiers:
+        bounds = ", ".join(
+            f"{'above' if t.up_to is None else f'up to {t.up_to}'}: "
+            f"{format_unit_price(t.unit_price, currency)}"
+            for t in price.tiers
+        )
+        return f"{cell.get_price_model_display()} ({bounds})"
+    if cell.price_model == PriceCell.PriceModel.PACKAGE:
+        cost = format_unit_price(price.package_price, currency)
+        return f"{cost} per package of {price.package_size}"
+    return f"{format_unit_price(price.unit_price, currency)} per unit"
+
+
 class PriceCellInline(admin.TabularInline[PriceCell, Rate]):
     model = PriceCell
-    fields = ["combination", "unit_price"]
-    readonly_fields = ["combination"]
+    fields = ["combination", "price"]
+    readonly_fields = ["combination", "price"]
     extra = 0
+    can_delete = False
     ordering = ["pk"]
 
     def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
 
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
     @admin.display(description="Combination")
     def combination(self, cell: PriceCell) -> str:
-        return _combination(cell)
+        return "default price" if cell.is_default else _combination(cell)
+
+    @admin.display(description="Price")
+    def price(self, cell: PriceCell) -> str:
+        return _price(cell)
 
 
 @admin.register(Rate)
-class RateAdmin(admin.ModelAdmin[Rate]):
+class RateAdmin(ReadOnlyAdmin[Rate]):
     list_display = ["meter", "plan", "rate_model", "priced_by", "cell_count", "created_at"]
     list_filter = ["plan", "meter", "rate_model"]
     search_fields = ["meter__label", "meter__api_name", "plan__name"]
     list_select_related = ["meter", "plan"]
-    readonly_fields = ["plan", "meter", "rate_model", "dimensions", "created_at"]
+    fields = [
+        "plan",
+        "meter",
+        "rate_model",
+        "dimensions",
+        "minimum_charge",
+        "base_fee",
+        "created_at",
+        "edit_in_app",
+    ]
+    readonly_fields = ["edit_in_app"]
     inlines = [PriceCellInline]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        # Add rates from the plan page, which checks the pricing matrix.
-        return False
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Rate]:
         queryset: QuerySet[Rate] = super().get_queryset(request)
         return queryset.annotate(cell_count=Count("cells"))
+
+    def get_deleted_objects(
+        self, objs: Sequence[Rate] | QuerySet[Rate], request: HttpRequest
+    ) -> tuple[list[Any], dict[str, int], set[str], list[Any]]:
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        # A rate's prices go with it (as on the plan page), though a price
+        # alone cannot be deleted here.
+        perms_needed.discard(str(PriceCell._meta.verbose_name))
+        return deleted, counts, perms_needed, protected
+
+    def delete_model(self, request: HttpRequest, obj: Rate) -> None:
+        rate_delete(rate=obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Rate]) -> None:
+        for rate in queryset:
+            rate_delete(rate=rate)
 
     @admin.display(description="Priced by")
     def priced_by(self, rate: Rate) -> str:
@@ -96,23 +184,42 @@ class RateAdmin(admin.ModelAdmin[Rate]):
         count: int = rate.cell_count  # type: ignore[attr-defined]
         return count
 
+    @admin.display(description="Edit")
+    def edit_in_app(self, rate: Rate) -> SafeString:
+        return _edit_link(rate.plan)
+
 
 @admin.register(PriceCell)
-class PriceCellAdmin(admin.ModelAdmin[PriceCell]):
+class PriceCellAdmin(ReadOnlyAdmin[PriceCell]):
     list_display = ["rate", "combination", "price", "dimension_key"]
     list_filter = ["rate__plan", "rate__meter"]
     search_fields = ["dimension_key", "rate__meter__label", "rate__plan__name"]
     list_select_related = ["rate__plan", "rate__meter"]
-    readonly_fields = ["rate", "dimension_values", "dimension_key"]
-    fields = ["rate", "dimension_values", "dimension_key", "unit_price"]
+    fields = [
+        "rate",
+        "combination",
+        "price",
+        "price_model",
+        "unit_price",
+        "tiers",
+        "free_units",
+        "dimension_key",
+        "edit_in_app",
+    ]
+    readonly_fields = ["combination", "price", "edit_in_app"]
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
+    def has_delete_permission(self, request: HttpRequest, obj: PriceCell | None = None) -> bool:
+        # A matrix row belongs to its rate: delete or re-create the whole rate.
         return False
 
     @admin.display(description="Combination")
     def combination(self, cell: PriceCell) -> str:
-        return _combination(cell)
+        return "default price" if cell.is_default else _combination(cell)
 
-    @admin.display(description="Unit price", ordering="unit_price")
+    @admin.display(description="Price", ordering="unit_price")
     def price(self, cell: PriceCell) -> str:
-        return format_unit_price(cell.unit_price, cell.rate.plan.currency)
+        return _price(cell)
+
+    @admin.display(description="Edit")
+    def edit_in_app(self, cell: PriceCell) -> SafeString:
+        return _edit_link(cell.rate.plan)

@@ -30,6 +30,7 @@ from pricing.rate_forms import (
     storage_problems,
 )
 from pricing.schema import MAX_TEXT, Problem, RateDraft, read_rate
+from pricing.services import plan_name_is_taken, plan_name_taken
 
 DIMENSIONS = Rate.RateModel.DIMENSIONS
 
@@ -46,12 +47,11 @@ class PlanForm(forms.ModelForm[Plan]):
         }
 
     def clean_name(self) -> str:
-        name: str = self.cleaned_data["name"]
-        if Plan.objects.filter(name__iexact=name).exists():
-            raise ValidationError(
-                f"A pricing plan named “{name}” already exists. Choose another name.",
-                code="unique",
-            )
+        # The rule plan_create, the API and the import apply (pricing.services);
+        # the plan being edited (in the admin) does not clash with itself.
+        name: str = self.cleaned_data["name"].strip()
+        if plan_name_is_taken(name, other_than=self.instance.pk):
+            raise ValidationError(plan_name_taken(name), code="unique")
         return name
 
 
@@ -269,7 +269,7 @@ class RateForm(forms.Form):
             name = {"model": "rate_model", "cells": None}.get(path, path)
             text = (
                 "Add at least one row to the pricing matrix."
-                if path == "cells"
+                if path == "cells" and "at least one row" in message
                 else friendly(path, message)
             )
             if self.is_bound:

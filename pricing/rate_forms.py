@@ -105,6 +105,9 @@ def friendly(field_name: str, message: str) -> str:
         return (
             f"This {kind} is too large: use at most {too_large.group(1)} digits before the point."
         )
+    if limit := re.fullmatch(r"has ([\d,]+) (\w+); at most ([\d,]+) are allowed", message):
+        count, what, most = limit.groups()
+        return f"Use at most {most} {what}: there are {count}."
     if message == "only the last tier may be unbounded":
         return "Enter where this tier ends. Only the last tier is left open."
     if message.startswith("the last tier must be unbounded"):

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest
 from ninja import Body, Field, P, PathEx, Router, Schema, Status
 
@@ -118,14 +117,8 @@ def plan_add(request: HttpRequest, payload: PlanIn) -> Status[dict[str, Any]]:
     """Create a plan, with its rates if the document lists them (all or
     nothing). An exported plan document can be posted as it is."""
     draft = check_plan(payload.model_dump(by_alias=True))
-    try:
-        plan = plan_import(draft=draft)
-    except ValidationError as exc:
-        if hasattr(exc, "error_dict"):
-            raise
-        # check_plan refuses a meter priced twice, so the one error plan_import
-        # raises without a field is the plan's name being taken.
-        raise ValidationError({"name": exc.messages}) from exc
+    # A taken name (even by a request at the same moment) is a 400 on `name`.
+    plan = plan_import(draft=draft)
     return Status(201, _plan_json(plan))
 
 
@@ -151,10 +144,8 @@ def rate_add(
     if draft is None:
         raise Problems([Problem(p.path.lstrip("."), p.message) for p in problems])
     meter = Meter.objects.get(api_name=draft.meter)
-    try:
-        saved = rate_save(plan=plan, meter=meter, draft=draft)
-    except ValidationError as exc:
-        raise ValidationError({"meter": exc.messages}) from exc  # already priced
+    # Already priced (even by a request at the same moment): a 400 on `meter`.
+    saved = rate_save(plan=plan, meter=meter, draft=draft)
     return Status(201, rate_to_dict(rate_draft(saved)))
 
 

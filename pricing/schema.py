@@ -18,6 +18,9 @@ PRICE: {"model": "per_unit", "unit_price": "0.01", "free_units": "0"}
      | {"model": "package", "package_size": "100", "package_price": "9",
         "package_rounding": "up" | "down", "free_units": "0"}
 Money and quantities are strings (or integers) so they stay exact.
+A document is also held to size limits (the "Limits" table of
+docs/PLAN_SCHEMA.md): each list's length is checked before any of its items is
+read, so an oversized document costs a len(), not a pass over its items.
 """
 
 from __future__ import annotations
@@ -45,6 +48,21 @@ MAX_KEY = 1000  # PriceCell.dimension_key
 EXACT = Context(prec=60)
 QUANTITY_PLACES = 9
 RATE_MODELS = [m.value for m in PriceModel] + ["dimensions"]
+TIERED = (PriceModel.GRADUATED.value, PriceModel.VOLUME.value)
+
+# Size limits, far above real usage-based plans (an OpenAI-like price list is
+# ~50 models x 4 token types = 200 matrix rows of 1-3 tiers) and low enough
+# that the plan page, the editor and the rating stay fast. docs/PLAN_SCHEMA.md
+# ("Limits") gives the reasons; the counts are what the plan page renders.
+MAX_RATES = 100  # rates in a plan (one per meter)
+MAX_RATE_DIMENSIONS = 5  # dimensions a pricing matrix prices by
+MAX_CELLS = 1_000  # rows of one pricing matrix
+MAX_TIERS = 100  # tiers of one price
+MAX_RATE_TIERS = 2_000  # tiers of all of one rate's prices together
+MAX_PLAN_PRICES = 5_000  # prices (matrix rows, default prices, single prices) in a plan
+MAX_PLAN_TIERS = 10_000  # tiers of all of a plan's prices together
+MAX_NUMBER_TEXT = 100  # characters of a number written as text
+SHOWN = 40  # characters of a refused value repeated in a message
 
 
 @dataclass(frozen=True)
@@ -62,6 +80,25 @@ class Problems(Exception):
         self.problems = problems
 
 
+def shown(raw: object) -> str:
+    """A refused value as a message repeats it: its repr, cut short, so a
+    megabyte-long meter name does not come back as a megabyte-long error."""
+    text = repr(raw)
+    return text if len(text) <= SHOWN else text[: SHOWN - 1] + "…"
+
+
+@dataclass(frozen=True)
+class Size:
+    """What the size limits count, for one rate or a whole plan."""
+
+    rates: int = 0
+    prices: int = 0  # matrix rows, default prices, a rate's one price
+    tiers: int = 0
+
+    def __add__(self, other: Size) -> Size:
+        return Size(self.rates + other.rates, self.prices + other.prices, self.tiers + other.tiers)
+
+
 @dataclass(frozen=True)
 class RateDraft:
     meter: str
@@ -71,6 +108,13 @@ class RateDraft:
     default_price: CellPrice | None = None
     minimum_charge: Decimal | None = None
     base_fee: Decimal | None = None
+
+    @property
+    def size(self) -> Size:
+        prices = [p for _, p in self.cells]
+        if self.default_price is not None:
+            prices.append(self.default_price)
+        return Size(1, len(prices), sum(len(p.tiers) for p in prices))
 
 
 @dataclass(frozen=True)
@@ -100,7 +144,10 @@ class _Reader:
                 self.fail(path, "is required")
             return None
         if isinstance(raw, bool) or not isinstance(raw, str | int | Decimal):
-            self.fail(path, f'must be a number written as text, like "0.01" (got {raw!r})')
+            self.fail(path, f'must be a number written as text, like "0.01" (got {shown(raw)})')
+            return None
+        if isinstance(raw, str) and len(raw) > MAX_NUMBER_TEXT:
+            self.fail(path, f"is too long for a number: at most {MAX_NUMBER_TEXT} characters")
             return None
         try:
             value = Decimal(str(raw).strip())
@@ -155,7 +202,8 @@ class _Reader:
             return self.package(raw, path, free)
         self.fail(
             f"{path}.model",
-            f"unknown price model {model!r}; use one of " + ", ".join(m.value for m in PriceModel),
+            f"unknown price model {shown(model)}; use one of "
+            + ", ".join(m.value for m in PriceModel),
         )
         return None
 
@@ -235,13 +283,19 @@ def _rate(
         return None
     meter = raw.get("meter")
     if not isinstance(meter, str) or meter not in meters:
-        r.fail(f"{path}.meter", f"unknown meter {meter!r}")
+        r.fail(f"{path}.meter", f"unknown meter {shown(meter)}")
         return None
     model = raw.get("model", "per_unit")
     if model not in RATE_MODELS:
         r.fail(
-            f"{path}.model", f"unknown rate model {model!r}; use one of {', '.join(RATE_MODELS)}"
+            f"{path}.model",
+            f"unknown rate model {shown(model)}; use one of {', '.join(RATE_MODELS)}",
         )
+        return None
+    _, limits = rate_size(raw, path)
+    if limits:
+        # Stop here: reading an oversized rate is the work the limits prevent.
+        r.problems += limits
         return None
     minimum = r.amount(raw.get("minimum_charge"), f"{path}.minimum_charge", allow_none=True)
     base_fee = r.amount(raw.get("base_fee"), f"{path}.base_fee", allow_none=True)
@@ -263,6 +317,65 @@ def _rate(
     return RateDraft(meter, model, dimensions, cells, default, minimum, base_fee)
 
 
+def _tier_count(price: object, model: object) -> int:
+    """How many tiers a PRICE holds, counted without reading them; 0 for a
+    model that does not use tiers (they are ignored there)."""
+    if model not in TIERED or not isinstance(price, Mapping):
+        return 0
+    tiers = price.get("tiers")
+    return len(tiers) if isinstance(tiers, list) else 0
+
+
+def _too_many(count: int, limit: int, what: str) -> str:
+    return f"has {count:,} {what}; at most {limit:,} are allowed"
+
+
+def rate_size(raw: object, path: str) -> tuple[Size, list[Problem]]:
+    """A rate document's size and the limits it breaks, from the lengths of its
+    lists alone: no item is checked, and a matrix with too many rows is not
+    looked into at all. `read_rate` refuses a rate with any such problem
+    before reading it."""
+    if not isinstance(raw, Mapping):
+        return Size(), []
+    model = raw.get("model", "per_unit")
+    if model != "dimensions":
+        tiers = _tier_count(raw.get("price"), model)
+        if tiers > MAX_TIERS:
+            return Size(1, 1, tiers), [
+                Problem(f"{path}.price.tiers", _too_many(tiers, MAX_TIERS, "tiers"))
+            ]
+        return Size(1, 1, tiers), []
+    problems: list[Problem] = []
+    dimensions, cells = raw.get("dimensions"), raw.get("cells")
+    if isinstance(dimensions, list) and len(dimensions) > MAX_RATE_DIMENSIONS:
+        message = _too_many(len(dimensions), MAX_RATE_DIMENSIONS, "dimensions")
+        problems.append(Problem(f"{path}.dimensions", message))
+    cells = cells if isinstance(cells, list) else []
+    default = raw.get("default_price")
+    size = Size(1, len(cells) + (default is not None), 0)
+    if len(cells) > MAX_CELLS:
+        problems.append(Problem(f"{path}.cells", _too_many(len(cells), MAX_CELLS, "rows")))
+        return size, problems
+    prices = [(f"{path}.cells[{i}].price", _as_dict(c).get("price")) for i, c in enumerate(cells)]
+    prices.append((f"{path}.default_price", default))
+    counts = [(where, _tier_count(p, _as_dict(p).get("model", "per_unit"))) for where, p in prices]
+    over = [
+        Problem(f"{where}.tiers", _too_many(n, MAX_TIERS, "tiers"))
+        for where, n in counts
+        if n > MAX_TIERS
+    ]
+    tiers = sum(n for _, n in counts)
+    if tiers > MAX_RATE_TIERS and not over:
+        over.append(
+            Problem(
+                f"{path}.cells",
+                f"its prices have {tiers:,} tiers in all; "
+                f"at most {MAX_RATE_TIERS:,} are allowed in one rate",
+            )
+        )
+    return Size(size.rates, size.prices, tiers), problems + over
+
+
 def _cells(
     r: _Reader, raw: object, path: str, dimensions: tuple[str, ...]
 ) -> tuple[tuple[tuple[str, ...], CellPrice], ...]:
@@ -276,8 +389,13 @@ def _cells(
         if not isinstance(item, Mapping):
             r.fail(here, "must be an object with values and price")
             continue
+        raw_values = item.get("values")
+        if isinstance(raw_values, list) and dimensions and len(raw_values) > len(dimensions):
+            # Before reading them: a row may not hold thousands of values.
+            r.fail(f"{here}.values", f"needs one value per dimension ({', '.join(dimensions)})")
+            continue
         before = len(r.problems)
-        values = r.text_list(item.get("values"), f"{here}.values")
+        values = r.text_list(raw_values, f"{here}.values")
         if len(r.problems) > before:
             values = ()  # reported; the row's price is still checked below
         elif dimensions and len(values) != len(dimensions):
@@ -326,6 +444,11 @@ def read_plan(raw: object, meters: Mapping[str, Sequence[str]]) -> PlanDraft:
     if not isinstance(rates_raw, list):
         r.fail("rates", "must be a list")
         rates_raw = []
+    elif plan_limits := _plan_limits(rates_raw):
+        # Over a plan-wide limit: say so, and which rates are over their own,
+        # without reading any rate.
+        r.problems += plan_limits
+        rates_raw = []
     seen_meters: set[str] = set()
     for i, item in enumerate(rates_raw):
         draft = _rate(r, item, f"rates[{i}]", meters)
@@ -337,6 +460,61 @@ def read_plan(raw: object, meters: Mapping[str, Sequence[str]]) -> PlanDraft:
     if r.problems:
         raise Problems(r.problems)
     return PlanDraft(str(name).strip(), str(period), str(currency), tuple(rates))
+
+
+def _plan_limits(rates: list[object]) -> list[Problem]:
+    """The plan-wide limits a list of rate documents breaks, with the limits of
+    each rate when one is broken too; [] when the rates can be read one by one
+    (each then stops at its own limits, and together they fit the plan's)."""
+    if len(rates) > MAX_RATES:
+        return [Problem("rates", _too_many(len(rates), MAX_RATES, "rates"))]
+    total, problems = Size(), list[Problem]()
+    for i, item in enumerate(rates):
+        size, limits = rate_size(item, f"rates[{i}]")
+        if limits:
+            problems += limits
+        else:
+            total += size
+    plan = plan_size_problems(total, "rates")
+    return problems + plan if plan else []
+
+
+def plan_size_problems(size: Size, path: str) -> list[Problem]:
+    """The plan-wide limits a plan of this size breaks."""
+    problems: list[Problem] = []
+    if size.rates > MAX_RATES:
+        problems.append(Problem(path, _too_many(size.rates, MAX_RATES, "rates")))
+    if size.prices > MAX_PLAN_PRICES:
+        message = f"hold {size.prices:,} prices in all; at most {MAX_PLAN_PRICES:,} are allowed"
+        problems.append(Problem(path, f"{message} in one plan"))
+    if size.tiers > MAX_PLAN_TIERS:
+        message = f"hold {size.tiers:,} tiers in all; at most {MAX_PLAN_TIERS:,} are allowed"
+        problems.append(Problem(path, f"{message} in one plan"))
+    return problems
+
+
+def rate_room_problems(plan: Size, draft: RateDraft) -> list[Problem]:
+    """What adding the checked rate `draft` to a plan of size `plan` would
+    break: rates added one at a time (the editor, the API) are held to the same
+    plan-wide limits as a whole document."""
+    size, problems = draft.size, list[Problem]()
+    if plan.rates + size.rates > MAX_RATES:
+        problems.append(
+            Problem("", f"the plan already has {plan.rates:,} rates, the most one plan may have")
+        )
+    for what, have, adding, limit in (
+        ("prices", plan.prices, size.prices, MAX_PLAN_PRICES),
+        ("tiers", plan.tiers, size.tiers, MAX_PLAN_TIERS),
+    ):
+        if have + adding > limit:
+            problems.append(
+                Problem(
+                    "",
+                    f"the plan's rates hold {have:,} {what} and this rate {adding:,}; "
+                    f"at most {limit:,} are allowed in one plan",
+                )
+            )
+    return problems
 
 
 def _text(value: Decimal) -> str:

@@ -4,22 +4,51 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from decimal import Decimal
+from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.db.models import Count, Func, IntegerField, Sum
 
 from meters.models import Meter
 from meters.naming import dimension_key
 from pricing.models import Plan, PriceCell, Rate
 from pricing.price_models import CellPrice
-from pricing.schema import PlanDraft, RateDraft
+from pricing.schema import PlanDraft, Problems, RateDraft, Size, rate_room_problems
+
+
+def plan_name_taken(name: str) -> str:
+    """What a taken plan name answers, at every door (the create page, the
+    API, the import, the admin)."""
+    return f"A pricing plan named “{name}” already exists."
+
+
+def plan_name_is_taken(name: str, *, other_than: int | None = None) -> bool:
+    """Whether another plan has this name, ignoring case (two plans told apart
+    only by case would be one plan to a person choosing from a list)."""
+    plans = Plan.objects.filter(name__iexact=name)
+    if other_than is not None:
+        plans = plans.exclude(pk=other_than)
+    return plans.exists()
 
 
 @transaction.atomic
 def plan_create(*, name: str, billing_period: str, currency: str) -> Plan:
+    """Create a plan. A taken name (ignoring case) is refused with
+    ValidationError on `name`, with the same message whether the check or the
+    unique constraint (a concurrent request with the same name) finds it."""
+    name = name.strip()
+    if plan_name_is_taken(name):
+        raise ValidationError({"name": plan_name_taken(name)})
     plan = Plan(name=name, billing_period=billing_period, currency=currency)
-    plan.full_clean()
-    plan.save()
+    plan.full_clean(validate_unique=False)
+    try:
+        with transaction.atomic():
+            plan.save()
+    except IntegrityError as exc:
+        if not plan_name_is_taken(name):
+            raise
+        raise ValidationError({"name": plan_name_taken(name)}) from exc
     return plan
 
 
@@ -42,19 +71,50 @@ def _cell_fields(price: CellPrice) -> dict[str, object]:
     }
 
 
+class _JSONArrayLength(Func):
+    function = "JSONB_ARRAY_LENGTH"  # PostgreSQL stores JSONField as jsonb
+    output_field = IntegerField()
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        return self.as_sql(compiler, connection, function="JSON_ARRAY_LENGTH", **extra)
+
+
+def _plan_size(plan: Plan) -> Size:
+    """What the plan holds, counted by the database (one query per count)."""
+    cells = PriceCell.objects.filter(rate__plan=plan)
+    counted = cells.aggregate(prices=Count("pk"), tiers=Sum(_JSONArrayLength("tiers")))
+    return Size(plan.rates.count(), counted["prices"], counted["tiers"] or 0)
+
+
+def already_priced(meter: Meter, plan: Plan) -> ValidationError:
+    return ValidationError({"meter": f"{meter.label} is already priced on {plan.name}."})
+
+
 @transaction.atomic
 def rate_save(*, plan: Plan, meter: Meter, draft: RateDraft) -> Rate:
-    """Store a checked rate (pricing.schema.read_rate) on the plan."""
+    """Store a checked rate (pricing.schema.read_rate) on the plan. Raises
+    Problems when the plan has no room for it (pricing.schema's plan limits)."""
     if Rate.objects.filter(plan=plan, meter=meter).exists():
-        raise ValidationError(f"{meter.label} is already priced on {plan.name}.")
-    rate = Rate.objects.create(
-        plan=plan,
-        meter=meter,
-        rate_model=draft.model,
-        dimensions=list(draft.dimensions),
-        minimum_charge=draft.minimum_charge,
-        base_fee=draft.base_fee,
-    )
+        raise already_priced(meter, plan)
+    # Locking the plan row makes two rates added at once count each other.
+    Plan.objects.select_for_update().filter(pk=plan.pk).first()
+    if problems := rate_room_problems(_plan_size(plan), draft):
+        raise Problems(problems)
+    try:
+        with transaction.atomic():
+            rate = Rate.objects.create(
+                plan=plan,
+                meter=meter,
+                rate_model=draft.model,
+                dimensions=list(draft.dimensions),
+                minimum_charge=draft.minimum_charge,
+                base_fee=draft.base_fee,
+            )
+    except IntegrityError as exc:
+        # The same meter priced by a concurrent request since the check above.
+        if not Rate.objects.filter(plan=plan, meter=meter).exists():
+            raise
+        raise already_priced(meter, plan) from exc
     cells = [
         PriceCell(
             rate=rate,
@@ -98,8 +158,6 @@ def rate_create(
 def plan_import(*, draft: PlanDraft) -> Plan:
     """Create a plan and all its rates from a checked document (pricing.schema.
     read_plan), all or nothing."""
-    if Plan.objects.filter(name__iexact=draft.name).exists():
-        raise ValidationError(f"A pricing plan named “{draft.name}” already exists.")
     plan = plan_create(
         name=draft.name, billing_period=draft.billing_period, currency=draft.currency
     )

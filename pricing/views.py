@@ -19,7 +19,8 @@ from pricing.forms import PlanForm, RateForm, rate_added_message
 from pricing.models import Plan, PriceCell, Rate
 from pricing.preview import rate_definition
 from pricing.preview_form import preview_panel
-from pricing.rate_forms import MatrixRow
+from pricing.rate_forms import MatrixRow, friendly
+from pricing.schema import Problems
 from pricing.selectors import rate_draft
 from pricing.services import plan_create, rate_delete, rate_save
 from pricing.tables import PlanTable
@@ -95,6 +96,8 @@ def rate_add(request: HttpRequest, pk: int) -> HttpResponse:
             )
         except ValidationError as exc:
             form.add_error(None, exc)
+        except Problems as exc:  # the plan has no room for the rate
+            form.add_error(None, [friendly("", p.message) for p in exc.problems])
         else:
             messages.success(request, rate_added_message(rate, form.cleaned_data["draft"]))
             return redirect_after_write(request, plan.get_absolute_url())
