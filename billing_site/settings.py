@@ -33,6 +33,20 @@ def env_bool(name: str, default: bool) -> bool:
     raise ImproperlyConfigured(f"{name} must be a boolean (true/false), got {raw!r}")
 
 
+def env_int(name: str, default: int, *, minimum: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = minimum - 1
+    if value < minimum:
+        message = f"{name} must be a whole number of at least {minimum}, got {raw!r}"
+        raise ImproperlyConfigured(message)
+    return value
+
+
 def env_list(name: str, default: list[str]) -> list[str]:
     raw = os.environ.get(name)
     if raw is None:
@@ -155,6 +169,11 @@ UPLOAD_MAX_RECORDS = int(env_str("UPLOAD_MAX_RECORDS", "100000"))
 # The ingestion API: per request, after decompression.
 INGEST_MAX_BYTES = int(env_str("INGEST_MAX_BYTES", str(10 * 1024 * 1024)))
 INGEST_MAX_RECORDS = int(env_str("INGEST_MAX_RECORDS", "10000"))
+# How far back an event's time may be when it arrives (Stripe allows 35 days);
+# older records are rejected one by one, with a reason. Older history is loaded
+# on purpose: the upload's older-history option or `manage.py load_usage
+# --allow-backfill`. Times before 2000 are refused always.
+INGEST_BACKFILL_DAYS = env_int("INGEST_BACKFILL_DAYS", 35, minimum=1)
 DATA_UPLOAD_MAX_MEMORY_SIZE = max(UPLOAD_MAX_BYTES, INGEST_MAX_BYTES) + 1024 * 1024
 
 DJANGO_TABLES2_TEMPLATE = "django_tables2/table.html"

@@ -10,15 +10,47 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 
+from meters.meter_rules import check_meter
 from meters.models import Meter, UsageEvent
+
+
+class MeterAdminForm(forms.ModelForm[Meter]):
+    """The admin's meter form, held to the same rules as the create page and
+    the API (meters.meter_rules). On the change page the API name is read-only,
+    so the stored one is checked."""
+
+    class Meta:
+        model = Meter
+        fields = ["label", "api_name", "meter_type", "dimensions", "unique_dimension"]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        api_name = data.get("api_name") if "api_name" in self.fields else self.instance.api_name
+        dimensions = data.get("dimensions")
+        fields, problems = check_meter(
+            label=data.get("label") or "",
+            api_name=api_name or "",
+            meter_type=data.get("meter_type") or "",
+            dimensions=[] if dimensions is None else dimensions,
+            unique_dimension=data.get("unique_dimension") or "",
+        )
+        for name, message in problems.items():
+            if name not in self.errors:
+                self.add_error(name if name in self.fields else None, message)
+        for name in ("label", "dimensions", "unique_dimension"):
+            if name in self.fields and name not in self.errors:
+                data[name] = getattr(fields, name)
+        return data
 
 
 @admin.register(Meter)
 class MeterAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    form = MeterAdminForm
     list_display = ["label", "api_name", "meter_type", "dimension_names", "created_at"]
     search_fields = ["label", "api_name"]
     list_filter = ["meter_type"]

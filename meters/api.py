@@ -9,24 +9,18 @@ Every error is JSON naming the field and the reason.
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
-from meters.machine_http import BadRequest, machine_api, read_json
+from meters.machine_http import machine_api, read_records
 from meters.models import RejectedRecord
 from meters.services import events_ingest
 
 
 @machine_api("POST")
 def ingest(request: HttpRequest) -> HttpResponse:
-    document = read_json(request, limit=settings.INGEST_MAX_BYTES)
-    records = [document] if isinstance(document, dict) else document
-    if not isinstance(records, list):
-        raise BadRequest("body", "send a JSON array of meter records, or one record object")
-    if len(records) > settings.INGEST_MAX_RECORDS:
-        message = f"{len(records):,} records is more than {settings.INGEST_MAX_RECORDS:,} a request"
-        raise BadRequest("body", message, status=413)
-    result = events_ingest(records=records, create_customers=True, source=RejectedRecord.Source.API)
+    result = events_ingest(
+        records=read_records(request), create_customers=True, source=RejectedRecord.Source.API
+    )
     return JsonResponse(
         {
             "accepted": result.accepted,

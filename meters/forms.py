@@ -1,14 +1,14 @@
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from customers.models import Customer
+from meters.meter_rules import check_meter
 from meters.models import Meter
-from meters.naming import DIMENSION_NAME_PATTERN
 
 TYPE_DESCRIPTIONS = {
     Meter.MeterType.COUNT: "adds up every event's meterValue (10 means ten API calls; "
@@ -42,30 +42,25 @@ class MeterForm(forms.ModelForm[Meter]):
         }
 
     def clean_dimensions(self) -> list[str]:
-        names = [n for n in self.cleaned_data.get("dimensions") or [] if n]
-        for name in names:
-            if not re.match(DIMENSION_NAME_PATTERN, name):
-                raise ValidationError(
-                    f"“{name}” is not a valid dimension name: start with a letter; use "
-                    "letters, digits, “_”, “-” or “.”."
-                )
-        seen: set[str] = set()
-        for name in names:
-            if name in seen:
-                raise ValidationError(f"The dimension “{name}” is listed twice.")
-            seen.add(name)
-        return names
+        # An empty row is a row the user added and did not fill: left out.
+        return [n for n in self.cleaned_data.get("dimensions") or [] if n]
 
     def clean(self) -> dict[str, Any]:
+        """The rules every door shares (meters.meter_rules), each problem shown
+        next to its field unless the field already has one."""
         data = super().clean() or {}
-        if data.get("meter_type") == Meter.MeterType.UNIQUE_COUNT:
-            counted = data.get("unique_dimension", "")
-            if not counted:
-                self.add_error("unique_dimension", "Name the dimension whose values are counted.")
-            elif counted not in data.get("dimensions", []):
-                self.add_error("unique_dimension", "This must be one of the meter's dimensions.")
-        elif data.get("unique_dimension"):
-            data["unique_dimension"] = ""
+        fields, problems = check_meter(
+            label=data.get("label") or "",
+            api_name=data.get("api_name") or "",
+            meter_type=data.get("meter_type") or "",
+            dimensions=data.get("dimensions") or [],
+            unique_dimension=data.get("unique_dimension") or "",
+        )
+        for name, message in problems.items():
+            if name not in self.errors:
+                self.add_error(name, message)
+        if "unique_dimension" not in self.errors:
+            data["unique_dimension"] = fields.unique_dimension
         return data
 
 
@@ -75,7 +70,8 @@ class EventUploadForm(forms.Form):
         required=False,
         widget=forms.Textarea(attrs={"rows": 9, "spellcheck": "false"}),
         help_text="A JSON array of records: meterApiName, meterValue, dimensions, and "
-        "optionally customerId, meterTimeInMillis (epoch ms) and uniqueId.",
+        "optionally customerId, meterTimeInMillis (epoch ms) and uniqueId. Sending the same "
+        "text or file again counts nothing twice.",
     )
     file = forms.FileField(
         label="…or upload a file",
@@ -91,10 +87,20 @@ class EventUploadForm(forms.Form):
         help_text="Used for records without a customerId.",
         to_field_name="customer_id",
     )
+    allow_backfill = forms.BooleanField(
+        label="Allow older history (backfill)",
+        required=False,
+        # The help text names the window, set in __init__ from settings.
+    )
 
     def __init__(self, *args: Any, max_bytes: int, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.max_bytes = max_bytes
+        self.fields["allow_backfill"].help_text = (
+            f"Records older than {settings.INGEST_BACKFILL_DAYS} days are refused unless this "
+            "is ticked: tick it only to load past usage on purpose (it may change invoices "
+            "already sent). Applies to this upload only."
+        )
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

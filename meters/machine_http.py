@@ -9,6 +9,7 @@ from decimal import Decimal
 from functools import wraps
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
@@ -74,6 +75,20 @@ def read_json(request: HttpRequest, limit: int = MAX_BODY_BYTES) -> Any:
         return loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
         raise BadRequest("body", f"the body is not valid JSON: {exc}") from exc
+
+
+def read_records(request: HttpRequest) -> list[object]:
+    """The usage records of an ingestion request (/ingest/, /api/v1/events):
+    a JSON array or one record object, plain or gzip, within INGEST_MAX_BYTES
+    and INGEST_MAX_RECORDS. Each record is checked later, on its own."""
+    document = read_json(request, limit=settings.INGEST_MAX_BYTES)
+    records = [document] if isinstance(document, dict) else document
+    if not isinstance(records, list):
+        raise BadRequest("body", "send a JSON array of usage records, or one record object")
+    if len(records) > settings.INGEST_MAX_RECORDS:
+        message = f"{len(records):,} records is more than {settings.INGEST_MAX_RECORDS:,} a request"
+        raise BadRequest("body", message, status=413)
+    return records
 
 
 def json_number(quantity: Decimal) -> int | float:

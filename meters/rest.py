@@ -14,7 +14,6 @@ import json
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.http import Http404, HttpRequest
@@ -22,10 +21,9 @@ from django.utils import timezone
 from ninja import P, PathEx, QueryEx, Router, Schema, Status
 from ninja.errors import HttpError
 
-from meters.http_body import BadBody, BodyTooLarge, read_body
+from meters.machine_http import BadRequest, read_records
 from meters.models import Meter, RejectedRecord, UsageEvent
 from meters.naming import normalize_api_name
-from meters.records import loads
 from meters.services import events_ingest, meter_create
 from meters.validation import EPOCH
 
@@ -40,7 +38,9 @@ MAX_EVENTS_PAGE = 1000
 class BodyRefused(HttpError):
     """A request body we will not read (too large, not JSON); 400 or 413."""
 
-    field = "body"
+    def __init__(self, status_code: int, message: str, field: str = "body") -> None:
+        super().__init__(status_code, message)
+        self.field = field
 
 
 class MeterIn(Schema):
@@ -119,7 +119,11 @@ def meter_detail(request: HttpRequest, pk: ObjectId) -> Meter:
 
 @router.post("/meters", response={201: MeterOut}, tags=["meters"], summary="Create a meter")
 def meter_add(request: HttpRequest, payload: MeterIn) -> Status[Meter]:
-    """Create a meter. `api_name` is what events send as meterApiName."""
+    """Create a meter. `api_name` is what events send as meterApiName. The
+    rules are the create page's (meters.meter_rules): a label, a slug API name,
+    at most 20 dimensions, each a distinct name (letters, digits, "_", "-",
+    "."), and a unique-count meter counts one of them; a broken rule is a 400
+    naming its field."""
     return Status(201, meter_create(**payload.model_dump()))
 
 
@@ -236,25 +240,11 @@ EVENTS_BODY = {
 
 
 def _records(request: HttpRequest) -> list[object]:
-    """The body's records: gzip or plain JSON, an array or one object, within
-    the ingestion limits."""
+    """The body's records, read exactly as /ingest/ reads them."""
     try:
-        body = read_body(request, settings.INGEST_MAX_BYTES)
-    except BodyTooLarge as exc:
-        raise BodyRefused(413, f"{exc}; send smaller batches") from exc
-    except BadBody as exc:
-        raise BodyRefused(400, str(exc)) from exc
-    try:
-        document = loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise BodyRefused(400, f"the body is not valid JSON: {exc}") from exc
-    records = [document] if isinstance(document, dict) else document
-    if not isinstance(records, list):
-        raise BodyRefused(400, "send a JSON array of usage records, or one record object")
-    if len(records) > settings.INGEST_MAX_RECORDS:
-        limit = settings.INGEST_MAX_RECORDS
-        raise BodyRefused(413, f"{len(records):,} records is more than {limit:,} a request")
-    return records
+        return read_records(request)
+    except BadRequest as exc:
+        raise BodyRefused(exc.status, exc.message, exc.field) from exc
 
 
 @router.post(

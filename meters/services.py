@@ -2,21 +2,31 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
 
-from django.db import transaction
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from customers.models import Customer
 from meters.event_store import insert_new, unique_in_batch
+from meters.meter_rules import check_meter
 from meters.models import Meter, RejectedRecord
 from meters.naming import normalize_api_name
 from meters.records import BadRecord
-from meters.validation import MeterInfo, Rejection, ValidEvent, validate_record
+from meters.validation import (
+    MeterInfo,
+    Rejection,
+    ValidEvent,
+    customer_id_of,
+    storable_copy,
+    storable_text,
+    validate_record,
+)
 
 LOOKUP_CHUNK = 500
 
@@ -30,15 +40,30 @@ def meter_create(
     dimensions: Sequence[str],
     unique_dimension: str = "",
 ) -> Meter:
-    meter = Meter(
+    """Create a meter held to meters.meter_rules, whichever door calls.
+
+    Raises ValidationError keyed by field. A taken API name is refused with
+    the same message whether the check or the unique constraint (a concurrent
+    request with the same name) finds it."""
+    fields, problems = check_meter(
         label=label,
         api_name=api_name,
         meter_type=meter_type,
         dimensions=list(dimensions),
         unique_dimension=unique_dimension,
     )
+    if problems:
+        raise ValidationError(problems)
+    meter = Meter(**asdict(fields))
     meter.full_clean()
-    meter.save()
+    try:
+        with transaction.atomic():
+            meter.save()
+    except IntegrityError as exc:
+        if not Meter.objects.filter(api_name=meter.api_name).exists():
+            raise
+        taken = meter.unique_error_message(Meter, ("api_name",))
+        raise ValidationError({"api_name": taken}) from exc
     return meter
 
 
@@ -62,10 +87,13 @@ def meter_infos() -> dict[str, MeterInfo]:
 
 
 def _known_customers(records: Sequence[object], default: str | None) -> set[str]:
+    # Only storable IDs are looked up: a NUL or lone surrogate would fail the
+    # query itself, and such a record is rejected anyway.
     wanted = {default} if default else set()
     for record in records:
-        if isinstance(record, dict) and isinstance(record.get("customerId"), str | int):
-            wanted.add(str(record["customerId"]).strip())
+        customer_id = customer_id_of(record)
+        if customer_id:
+            wanted.add(customer_id)
     known: set[str] = set()
     ids = sorted(wanted)
     for start in range(0, len(ids), LOOKUP_CHUNK):
@@ -84,6 +112,7 @@ def events_ingest(
     now: datetime | None = None,
     create_customers: bool = False,
     source: str = RejectedRecord.Source.UPLOAD,
+    allow_backfill: bool = False,
 ) -> IngestResult:
     """Validate each record on its own and store the good ones.
 
@@ -93,9 +122,16 @@ def events_ingest(
     against concurrent writers. Every rejection is kept as a RejectedRecord.
     With `create_customers` (the ingestion API), an unknown customerId is not
     refused: the customer is created, marked as created by ingestion, so no
-    usage is lost.
+    usage is lost. A record older than INGEST_BACKFILL_DAYS before `now` is
+    rejected unless `allow_backfill` (an operator loading older history on
+    purpose); a time before 2000 is rejected always.
+
+    Every ValidEvent fits its columns (validation.py), and every kept rejection
+    is made storable (_keep_rejections), so no record's content can fail the
+    request.
     """
     now = now or timezone.now()
+    backfill = None if allow_backfill else timedelta(days=settings.INGEST_BACKFILL_DAYS)
     meters = meter_infos()
     default = meters.get(default_meter.api_name) if default_meter else None
     known = _known_customers(records, default_customer_id)
@@ -114,6 +150,7 @@ def events_ingest(
             now=now,
             default_meter=default,
             default_customer_id=default_customer_id,
+            backfill=backfill,
         )
         if isinstance(outcome, Rejection):
             result.rejected.append(outcome)
@@ -142,6 +179,10 @@ def _create_customers(customer_ids: set[str]) -> None:
 def _keep_rejections(
     records: Sequence[object], rejected: list[Rejection], meters: dict[str, MeterInfo], source: str
 ) -> None:
+    """Keep each rejection as a RejectedRecord. Whatever was received, the row
+    is storable: texts have NUL and lone surrogates replaced by U+FFFD and are
+    cut to their columns, the record copy is made storable too
+    (validation.storable_copy), so keeping rejections never fails a request."""
     if not rejected:
         return
     batch, received_at = uuid.uuid4().hex, timezone.now()
@@ -159,19 +200,19 @@ def _keep_rejections(
                 batch_id=batch,
                 index=r.index,
                 field=r.field,
-                reason=r.reason[:500],
+                reason=storable_text(r.reason)[:500],
                 record=_json_safe(raw),
                 meter_id=meter.id if meter else None,
-                meter_api_name=name[:255] if isinstance(name, str) else "",
-                customer_id=customer[:255] if isinstance(customer, str) else "",
+                meter_api_name=storable_text(name)[:255] if isinstance(name, str) else "",
+                customer_id=storable_text(customer)[:255] if isinstance(customer, str) else "",
             )
         )
     RejectedRecord.objects.bulk_create(rows, batch_size=1000)
 
 
 def _json_safe(raw: object) -> object:
-    """The record as received, for a JSONField (exact decimals kept as text);
-    None for a line that was not even valid JSON."""
+    """The record as received, for a JSONField (exact decimals kept as text,
+    unstorable characters replaced); None for a line that was not even valid JSON."""
     if isinstance(raw, BadRecord):
         return None
-    return json.loads(json.dumps(raw, default=str))
+    return storable_copy(raw)

@@ -13,7 +13,7 @@ from django_tables2 import LazyPaginator, RequestConfig
 from billing_site.htmx import page_or_partial, redirect_after_write
 from meters.forms import TYPE_DESCRIPTIONS, EventUploadForm, MeterForm
 from meters.models import Meter
-from meters.records import DocumentError, decode, parse_document
+from meters.records import DocumentError, decode, parse_document, upload_keys
 from meters.services import events_ingest, meter_create
 from meters.tables import EventTable, MeterTable
 
@@ -58,55 +58,67 @@ def dimension_row(request: HttpRequest) -> HttpResponse:
     return render(request, "meters/create.html#dimension-row", {"value": ""})
 
 
+def _event_table(request: HttpRequest, meter: Meter) -> EventTable:
+    events = EventTable(meter.events.all())
+    RequestConfig(request, paginate={"per_page": 25, "paginator_class": LazyPaginator}).configure(
+        events
+    )
+    return events
+
+
 @require_GET
 @login_required
 @vary_on_headers("HX-Request")
 def meter_detail(request: HttpRequest, pk: int) -> HttpResponse:
     meter = _get_meter(pk)
-    events = EventTable(meter.events.all())
-    RequestConfig(request, paginate={"per_page": 25, "paginator_class": LazyPaginator}).configure(
-        events
-    )
     form = EventUploadForm(max_bytes=settings.UPLOAD_MAX_BYTES)
     template = page_or_partial(request, "meters/detail.html", "event-table")
-    return render(request, template, {"meter": meter, "events": events, "form": form})
+    return render(
+        request, template, {"meter": meter, "events": _event_table(request, meter), "form": form}
+    )
 
 
 @require_POST
 @login_required
+@vary_on_headers("HX-Request")
 def event_upload(request: HttpRequest, pk: int) -> HttpResponse:
-    """Ingest pasted or uploaded records; answer with the upload report."""
+    """Ingest pasted or uploaded records; answer with the upload report and the
+    event table, refreshed (over HTMX, swapped out of band)."""
     meter = _get_meter(pk)
     form = EventUploadForm(request.POST, request.FILES, max_bytes=settings.UPLOAD_MAX_BYTES)
-    context: dict[str, object] = {"meter": meter, "form": form}
+    context: dict[str, object] = {"meter": meter}
     if form.is_valid():
+        customer = form.cleaned_data.get("customer")
+        customer_id = customer.customer_id if customer else None
         try:
-            records = _read_records(form)
+            records = _read_records(form, customer_id)
         except DocumentError as exc:
             form.add_error("file" if form.cleaned_data.get("file") else "records", str(exc))
         else:
-            customer = form.cleaned_data.get("customer")
             context["result"] = events_ingest(
                 records=records,
                 default_meter=meter,
-                default_customer_id=customer.customer_id if customer else None,
+                default_customer_id=customer_id,
+                allow_backfill=form.cleaned_data["allow_backfill"],
             )
-    template = "meters/detail.html#upload" if request.htmx else "meters/detail.html"  # type: ignore[attr-defined]
-    if not request.htmx:  # type: ignore[attr-defined]
-        context["events"] = EventTable(list(meter.events.all()[:25]))
+            # Emptied, so a second click cannot send the same text again; the
+            # customer pick stays, the backfill exception does not.
+            form = EventUploadForm(
+                max_bytes=settings.UPLOAD_MAX_BYTES, initial={"customer": customer}
+            )
+    context["form"] = form
+    context["events"] = _event_table(request, meter)
+    template = page_or_partial(request, "meters/detail.html", "upload-answer")
     return render(request, template, context)
 
 
-def _read_records(form: EventUploadForm) -> list[object]:
+def _read_records(form: EventUploadForm, default_customer_id: str | None) -> list[object]:
+    """The upload's records, each without a uniqueId keyed by the upload
+    (meters.records.upload_keys), so sending it again is recognized."""
     upload = form.cleaned_data.get("file")
     if upload:
         text, name = decode(upload.read()), upload.name or ""
     else:
         text, name = form.cleaned_data["records"], ""
-    records = parse_document(text, name)
-    if len(records) > settings.UPLOAD_MAX_RECORDS:
-        raise DocumentError(
-            f"{len(records):,} records is more than the {settings.UPLOAD_MAX_RECORDS:,} "
-            "one upload may hold; split the file."
-        )
-    return records
+    records = parse_document(text, name, max_records=settings.UPLOAD_MAX_RECORDS)
+    return upload_keys(records, text, default_customer_id=default_customer_id)

@@ -32,7 +32,7 @@ def test_periods_list_the_current_one_and_past_ones_with_usage(
     time_machine.move_to(now, tick=False)
     guide = guide_setup(now, start_at=datetime(2025, 1, 1, tzinfo=UTC))
     february = [{**r, "uniqueId": f"feb-{r['uniqueId']}"} for r in guide_records(FEB)]
-    events_ingest(records=february, now=now)
+    events_ingest(records=february, now=now, allow_backfill=True)
 
     periods = api.get(f"/customers/{guide.customer.pk}/invoices").json()
 

@@ -8,7 +8,11 @@ stored (same meter and uniqueId) never changes a stored value or a total.
 
 from __future__ import annotations
 
+import hashlib
+import html as html_lib
 import json
+import re
+import tracemalloc
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING
@@ -23,7 +27,7 @@ from time_machine import TimeMachineFixture
 from customers.models import Customer
 from invoices.builder import build_invoice, current_period
 from meters.models import Meter, UsageEvent
-from meters.records import BadRecord, DocumentError, parse_document
+from meters.records import BadRecord, DocumentError, parse_document, upload_keys
 from meters.selectors import meter_events, usage_partials
 from meters.services import events_ingest
 from tests.factories import Guide, guide_setup, millis
@@ -133,9 +137,7 @@ def test_upload_reports_every_record_and_keeps_the_good_ones(
     assert response.status_code == 200
     assert ("<html" in html) is not htmx
     summary, rejected = report(html)
-    assert "2 accepted · 1 duplicate (already stored, skipped) · 9 rejected of 12 records." in (
-        summary
-    )
+    assert "2 accepted · 1 duplicate (already uploaded) · 9 rejected of 12 records." in (summary)
     assert rejected == MIXED_REJECTED
     assert stored() == [
         ("llm-tokens", "up-1", Decimal("1000"), A_INPUT),
@@ -158,7 +160,7 @@ def test_reuploading_the_same_paste_adds_nothing_and_keeps_the_total(
         page(upload(admin_client, guide.llm_tokens, htmx=True, records=as_json(MIXED)))
     )
 
-    assert "0 accepted · 3 duplicates (already stored, skipped) · 9 rejected" in summary
+    assert "0 accepted · 3 duplicates (already uploaded) · 9 rejected" in summary
     assert rejected == MIXED_REJECTED
     assert stored() == before
     assert total(guide.customer) == Decimal("0.04")
@@ -223,7 +225,7 @@ def test_ndjson_with_one_broken_line_keeps_the_other_lines(
         page(upload(admin_client, guide.llm_tokens, records="\n".join(lines)))
     )
 
-    assert "2 accepted · 0 duplicates (already stored, skipped) · 2 rejected" in summary
+    assert "2 accepted · 0 duplicates (already uploaded) · 2 rejected" in summary
     assert [(n, reason.split(":")[0]) for n, _, reason in rejected] == [
         (2, "line is not valid JSON"),
         (3, "line is not valid JSON"),
@@ -339,8 +341,201 @@ def test_too_many_records_are_refused_as_a_whole(
 
     html = page(upload(admin_client, guide.llm_tokens, records=paste))
 
-    assert "3 records is more than the 2 one upload may hold" in field_errors(html, "records")[0]
+    assert field_errors(html, "records") == [
+        "More than 2 records: one upload may hold at most 2; split it into smaller files."
+    ]
     assert not UsageEvent.objects.exists()
+
+
+def test_a_csv_file_over_the_record_limit_is_refused_naming_the_limit(
+    admin_client: Client, guide: Guide, settings: Settings
+) -> None:
+    settings.UPLOAD_MAX_RECORDS = 1000
+    rows = "".join(f"api-calls,1,test-customer,big-{n}\n" for n in range(5000))
+    csv_text = "meterApiName,meterValue,customerId,uniqueId\n" + rows
+    file = SimpleUploadedFile("usage.csv", csv_text.encode(), content_type="text/csv")
+
+    html = page(upload(admin_client, guide.api_calls, file=file))
+
+    assert field_errors(html, "file") == [
+        "More than 1,000 records: one upload may hold at most 1,000; split it into smaller files."
+    ]
+    assert not UsageEvent.objects.exists()
+
+
+# Pasted records without uniqueId: what an operator copies from a log.
+KEYLESS = [
+    {"meterApiName": "api-calls", "meterValue": 10, "customerId": "test-customer"},
+    {"meterApiName": "api-calls", "meterValue": 10, "customerId": "test-customer"},
+    {"meterApiName": "api-calls", "meterValue": 5, "customerId": "test-customer"},
+]
+
+
+def test_uploading_the_same_paste_again_counts_nothing_twice(
+    admin_client: Client, guide: Guide
+) -> None:
+    first, _ = report(page(upload(admin_client, guide.api_calls, records=json.dumps(KEYLESS))))
+    # Two equal records at different positions are two events.
+    assert "3 accepted · 0 duplicates" in first
+    assert total(guide.customer) == Decimal("0.25")
+
+    again, rejected = report(
+        page(upload(admin_client, guide.api_calls, htmx=True, records=json.dumps(KEYLESS)))
+    )
+
+    assert "0 accepted · 3 duplicates (already uploaded) · 0 rejected of 3 records." in again
+    assert rejected == []
+    assert UsageEvent.objects.count() == 3
+    assert total(guide.customer) == Decimal("0.25")
+
+
+def test_a_file_uploaded_again_or_pasted_is_recognized_as_the_same_upload(
+    admin_client: Client, guide: Guide
+) -> None:
+    csv_text = "meterApiName,meterValue,customerId\napi-calls,10,test-customer\n"
+    file = SimpleUploadedFile("usage.csv", csv_text.encode(), content_type="text/csv")
+    upload(admin_client, guide.api_calls, file=file)
+
+    again = SimpleUploadedFile("copy.csv", csv_text.encode(), content_type="text/csv")
+    from_file, _ = report(page(upload(admin_client, guide.api_calls, file=again)))
+    # A browser sends a textarea with CRLF line endings; the paste is the same upload.
+    pasted = csv_text.replace("\n", "\r\n")
+    from_paste, _ = report(page(upload(admin_client, guide.api_calls, records=pasted)))
+
+    assert "0 accepted · 1 duplicate (already uploaded)" in from_file
+    assert "0 accepted · 1 duplicate (already uploaded)" in from_paste
+    assert total(guide.customer) == Decimal("0.10")
+
+
+def test_an_edited_paste_is_a_new_upload(admin_client: Client, guide: Guide) -> None:
+    upload(admin_client, guide.api_calls, records=json.dumps(KEYLESS))
+
+    edited = json.dumps([*KEYLESS, {**KEYLESS[0], "meterValue": 1}])
+    summary, _ = report(page(upload(admin_client, guide.api_calls, records=edited)))
+
+    # Documented: only a uniqueId makes a record recognizable across edited uploads.
+    assert "4 accepted · 0 duplicates" in summary
+
+
+def test_the_same_paste_for_another_picked_customer_is_new_usage(
+    admin_client: Client, guide: Guide
+) -> None:
+    Customer.objects.create(name="Other", customer_id="other-customer")
+    paste = json.dumps([{"meterValue": 10}, {"meterValue": 7, "customerId": "test-customer"}])
+    upload(admin_client, guide.api_calls, records=paste, customer="test-customer")
+
+    summary, _ = report(
+        page(upload(admin_client, guide.api_calls, records=paste, customer="other-customer"))
+    )
+
+    # The record taking the picked customer is new usage for the other customer;
+    # the record naming its own customer is the same event as before.
+    assert "1 accepted · 1 duplicate (already uploaded)" in summary
+    assert sorted(UsageEvent.objects.values_list("customer_id", "value")) == [
+        ("other-customer", Decimal("10")),
+        ("test-customer", Decimal("7")),
+        ("test-customer", Decimal("10")),
+    ]
+
+
+def test_a_record_with_its_own_unique_id_keeps_it(admin_client: Client, guide: Guide) -> None:
+    paste = json.dumps([{**KEYLESS[0], "uniqueId": "mine"}, KEYLESS[1]])
+
+    upload(admin_client, guide.api_calls, records=paste)
+
+    [(own,), (derived,)] = UsageEvent.objects.order_by("id").values_list("unique_id")
+    assert own == "mine"
+    assert re.fullmatch(r"upload:[0-9a-f]{32}:2", derived)
+
+
+@pytest.mark.parametrize("htmx", [True, False], ids=["htmx", "plain-post"])
+def test_after_an_upload_the_box_is_empty_and_the_customer_stays_picked(
+    admin_client: Client, guide: Guide, htmx: bool
+) -> None:
+    html = page(
+        upload(
+            admin_client,
+            guide.api_calls,
+            htmx=htmx,
+            records='[{"meterValue": 10}]',
+            customer="test-customer",
+        )
+    )
+
+    form = element(html, "upload")
+    assert "1 accepted" in report(html)[0]
+    assert re.search(r"<textarea[^>]*>\s*</textarea>", form)
+    assert re.search(r'<option value="test-customer" selected>', form)
+    assert 'name="allow_backfill"' in form and "checked" not in element(
+        form, "field-allow_backfill"
+    )
+
+
+def test_after_a_refused_document_the_text_stays_to_be_fixed(
+    admin_client: Client, guide: Guide
+) -> None:
+    broken = '[{"meterValue": 10,}]'
+
+    html = page(upload(admin_client, guide.api_calls, htmx=True, records=broken))
+
+    assert field_errors(html, "records")[0].startswith("Not valid JSON:")
+    assert broken in html_lib.unescape(element(html, "field-records"))
+
+
+def test_a_csv_column_with_a_misspelt_name_refuses_the_file_naming_it(
+    admin_client: Client, guide: Guide
+) -> None:
+    csv_text = (
+        "meterApiName,meterValue,customerId,dimension.model,dimensions.type\n"
+        "llm-tokens,1000,test-customer,model a,input\n"
+    )
+    file = SimpleUploadedFile("usage.csv", csv_text.encode(), content_type="text/csv")
+
+    html = page(upload(admin_client, guide.llm_tokens, file=file))
+
+    assert field_errors(html, "file") == [
+        "The CSV header has an unknown column: 'dimension.model' (did you mean "
+        "'dimensions.model'?). Columns are meterApiName, meterValue, customerId, "
+        "meterTimeInMillis, uniqueId and dimensions.<name> for each dimension."
+    ]
+    assert not UsageEvent.objects.exists()
+
+
+def test_an_htmx_upload_refreshes_the_recent_events_table(
+    admin_client: Client, guide: Guide
+) -> None:
+    detail = page(admin_client.get(reverse("meters:detail", args=[guide.llm_tokens.pk])))
+    assert "No events yet." in text(element(detail, "event-table"))
+
+    response = upload(
+        admin_client, guide.llm_tokens, htmx=True, records=json.dumps([record("t-1")])
+    )
+
+    html = page(response)
+    assert "<html" not in html
+    assert "1 accepted" in report(html)[0]
+    table = element(html, "event-table")
+    assert 'hx-swap-oob="true"' in table
+    [_, row] = table_rows(table)
+    assert row[1:5] == ["test-customer", "1,000", "model: model a type: input", "t-1"]
+    assert "HX-Request" in response["Vary"]
+
+
+def test_backfill_is_refused_unless_the_upload_allows_it(
+    admin_client: Client, guide: Guide, settings: Settings
+) -> None:
+    old = millis(NOW - timedelta(days=settings.INGEST_BACKFILL_DAYS + 1))
+    paste = json.dumps([record("old-1", meterTimeInMillis=old)])
+
+    refused, rejected = report(page(upload(admin_client, guide.llm_tokens, records=paste)))
+    allowed, _ = report(
+        page(upload(admin_client, guide.llm_tokens, records=paste, allow_backfill="on"))
+    )
+
+    assert "0 accepted" in refused
+    assert [(n, field) for n, field, _ in rejected] == [(1, "meterTimeInMillis")]
+    assert "1 accepted" in allowed
+    assert [unique_id for _, unique_id, _, _ in stored()] == ["old-1"]
 
 
 # -- meters.records.parse_document (pure) ------------------------------------
@@ -440,6 +635,129 @@ def test_a_json_file_that_is_not_an_array_of_records_is_refused() -> None:
         parse_document("42", "usage.json")
 
 
+@pytest.mark.parametrize(
+    ("header", "message"),
+    [
+        (
+            "meterValue,dimension.model",
+            "unknown column: 'dimension.model' (did you mean 'dimensions.model'?)",
+        ),
+        (
+            "meterValue,CustomerID,unique_id",
+            "unknown columns: 'CustomerID' (did you mean 'customerId'?); "
+            "'unique_id' (did you mean 'uniqueId'?)",
+        ),
+        ("meterValue,region", "unknown column: 'region'. Columns are"),
+        ("meterValue,,customerId", "unknown column: a column with no name."),
+        ("meterValue,dimensions.", "unknown column: 'dimensions.'."),
+        ("meterValue,uniqueId,uniqueId", "names 'uniqueId' more than once"),
+        ("meterApiName,value", "at least a meterValue column. Not a column we read: 'value'."),
+    ],
+)
+def test_a_csv_header_with_a_column_we_would_not_read_is_refused(header: str, message: str) -> None:
+    with pytest.raises(DocumentError, match=re.escape(message)):
+        parse_document(f"{header}\n10,a,b\n", "usage.csv")
+
+
+def test_csv_header_names_may_have_spaces_around_them() -> None:
+    parsed = parse_document(" meterValue , dimensions.model\n10,model a\n", "usage.csv")
+
+    assert parsed == [{"meterValue": 10, "dimensions": {"model": "model a"}}]
+
+
+def test_parse_ndjson_keeps_a_line_separator_inside_a_string() -> None:
+    parsed = parse_document('{"uniqueId": "a\u2028b"}\r\n{"meterValue": 2}\n', "usage.ndjson")
+
+    assert parsed == [{"uniqueId": "a\u2028b"}, {"meterValue": 2}]
+
+
+@pytest.mark.parametrize(
+    ("name", "header", "line"),
+    [("usage.csv", "meterValue\n", "1\n"), ("usage.ndjson", "", '{"meterValue": 1}\n')],
+)
+def test_a_million_line_upload_is_refused_without_being_read_whole(
+    name: str, header: str, line: str
+) -> None:
+    document = header + line * 1_000_000
+    tracemalloc.start()
+    try:
+        with pytest.raises(DocumentError, match="More than 10 records"):
+            parse_document(document, name, max_records=10)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+    # Reading every line first would take hundreds of megabytes.
+    assert peak < 100_000
+
+
+@pytest.mark.parametrize(
+    "document", ['[{"meterValue": 1}, {"meterValue": 2}]', "meterValue\n1\n2\n"]
+)
+def test_an_upload_at_the_record_limit_is_read(document: str) -> None:
+    assert len(parse_document(document, max_records=2)) == 2
+    with pytest.raises(DocumentError, match="at most 1;"):
+        parse_document(document, max_records=1)
+
+
+# -- meters.records.upload_keys (pure) ---------------------------------------
+
+DOCUMENT = '[{"meterValue": 1}, {"meterValue": 2, "uniqueId": "own"}, {"meterValue": 3}]'
+
+
+def keys(records: list[object]) -> list[object]:
+    return [r.get("uniqueId") if isinstance(r, dict) else r for r in records]
+
+
+def test_upload_keys_name_the_upload_and_the_records_position() -> None:
+    keyed = keys(upload_keys(parse_document(DOCUMENT), DOCUMENT))
+
+    digest = hashlib.sha256(DOCUMENT.encode()).hexdigest()[:32]
+    assert keyed == [f"upload:{digest}:1", "own", f"upload:{digest}:3"]
+    assert all(len(str(key)) <= 255 for key in keyed)
+
+
+def test_upload_keys_are_the_same_for_the_same_content_however_it_arrived() -> None:
+    file_text = DOCUMENT.replace(", ", ",\n") + "\n"
+    # A browser sends a textarea with CRLF line endings; a file may start with
+    # a byte-order mark, which decode() has already dropped.
+    pasted = "\r\n" + file_text.replace("\n", "\r\n") + "  "
+    records = parse_document(file_text)
+
+    assert keys(upload_keys(records, file_text)) == keys(upload_keys(records, pasted))
+
+
+def test_upload_keys_differ_for_a_different_document() -> None:
+    records = parse_document(DOCUMENT)
+
+    edited = DOCUMENT.replace('"meterValue": 3', '"meterValue": 4')
+
+    assert keys(upload_keys(records, DOCUMENT))[0] != keys(upload_keys(records, edited))[0]
+
+
+@pytest.mark.parametrize("blank", [None, "", "   "])
+def test_a_blank_unique_id_is_replaced_like_a_missing_one(blank: object) -> None:
+    [key] = keys(upload_keys([{"meterValue": 1, "uniqueId": blank}], "x"))
+
+    assert str(key).startswith("upload:")
+
+
+def test_upload_keys_depend_on_the_picked_customer_only_where_it_is_used() -> None:
+    records: list[object] = [{"meterValue": 1}, {"meterValue": 2, "customerId": "named"}]
+
+    for_a = keys(upload_keys(records, DOCUMENT, default_customer_id="customer-a"))
+    for_b = keys(upload_keys(records, DOCUMENT, default_customer_id="customer-b"))
+
+    assert for_a[0] != for_b[0]
+    assert for_a[1] == for_b[1] == keys(upload_keys(records, DOCUMENT))[1]
+
+
+def test_upload_keys_leave_what_is_not_a_record_alone() -> None:
+    bad = BadRecord("line is not valid JSON")
+
+    assert upload_keys([bad, 42], "x") == [bad, 42]
+
+
 # -- meters.services.events_ingest -------------------------------------------
 
 
@@ -502,7 +820,7 @@ def test_ingest_of_a_bad_record_from_the_reader_reports_its_reason(guide_at_now:
     [
         (-1, "meterValue must not be negative"),
         (Decimal("0.0000000001"), "meterValue has more than 9 decimal places"),
-        (Decimal("1e20"), "meterValue is too large"),
+        (Decimal("1e20"), "meterValue is too large: it must be below 1E+20"),
         (None, "meterValue is missing"),
         ([1000], "meterValue must be a finite number, got [1000]"),
     ],

@@ -140,7 +140,8 @@ def usage(db: None) -> Meter:
         record(Decimal("0.5"), "other", T0 + timedelta(days=7), model="model b", type="output"),
         record(300, "test-customer", datetime(2025, 4, 2, tzinfo=UTC), model="model a"),
     ]
-    result = events_ingest(records=records, now=NOW)
+    # Months of history, loaded on purpose as an operator would.
+    result = events_ingest(records=records, now=NOW, allow_backfill=True)
     assert (result.accepted, result.rejected) == (6, [])
     return meter
 
