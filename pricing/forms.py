@@ -54,6 +54,13 @@ class PlanForm(forms.ModelForm[Plan]):
             raise ValidationError(plan_name_taken(name), code="unique")
         return name
 
+    def validate_unique(self) -> None:
+        # A plan's only unique field is its name, and its uniqueness is
+        # clean_name's rule (and plan_create's, which catches the constraint),
+        # with one message. Django's own check would answer a plan created
+        # between the two with its generic wording.
+        return
+
 
 RATE_MODEL_HELP = {
     Rate.RateModel.PER_UNIT: "One price for every unit of usage, e.g. $0.01 per API call.",
