@@ -12,5 +12,6 @@ class MetersConfig(AppConfig):
 
         from meters.sqlite_functions import register_exact_aggregates
 
-        # Usage sums on SQLite go through exact_sum (meters/sqlite_functions.py).
+        # SQLite's decimal columns need the tally_decimal collation, and usage
+        # sums go through exact_sum (meters/sqlite_functions.py, meters/fields.py).
         connection_created.connect(register_exact_aggregates, dispatch_uid="meters.exact_sum")

@@ -82,12 +82,14 @@ def _insert_postgres(events: Sequence[ValidEvent], received_at: datetime) -> int
 
 def _insert_sqlite(events: Sequence[ValidEvent], received_at: datetime) -> int:
     ops = connection.ops
+    # The column's own text form (meters/fields.py): every digit, as the ORM writes it.
+    value_text = UsageEvent._meta.get_field("value").get_db_prep_save
     received = ops.adapt_datetimefield_value(received_at)
     rows = [
         (
             e.meter_id,
             e.customer_id,
-            ops.adapt_decimalfield_value(e.value, 30, 9),
+            value_text(e.value, connection),
             ops.adapt_datetimefield_value(e.event_time),
             json.dumps(e.dimensions),
             e.dimension_key,

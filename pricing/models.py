@@ -3,8 +3,9 @@ from __future__ import annotations
 from django.db import models
 from django.urls import reverse
 
+from meters.fields import ExactDecimalField
 from meters.models import Meter
-from pricing.money import CURRENCIES
+from pricing.money import CURRENCIES, format_quantity
 
 
 class Plan(models.Model):
@@ -61,14 +62,14 @@ class Rate(models.Model):
         blank=True,
         help_text="The meter dimensions this rate prices by, in matrix column order.",
     )
-    minimum_charge = models.DecimalField(
+    minimum_charge = ExactDecimalField(
         max_digits=30,
         decimal_places=15,
         null=True,
         blank=True,
         help_text="Per billing period: usage charges below it are trued up to it.",
     )
-    base_fee = models.DecimalField(
+    base_fee = ExactDecimalField(
         max_digits=30,
         decimal_places=15,
         null=True,
@@ -122,19 +123,19 @@ class PriceCell(models.Model):
         max_length=20, choices=PriceModel.choices, default=PriceModel.PER_UNIT
     )
     tiers = models.JSONField(default=list, blank=True)
-    package_size = models.DecimalField(max_digits=30, decimal_places=9, default=1)
-    package_price = models.DecimalField(max_digits=30, decimal_places=15, default=0)
+    package_size = ExactDecimalField(max_digits=30, decimal_places=9, default=1)
+    package_price = ExactDecimalField(max_digits=30, decimal_places=15, default=0)
     package_rounding = models.CharField(
         max_length=4, choices=PackageRounding.choices, default=PackageRounding.UP
     )
-    free_units = models.DecimalField(max_digits=30, decimal_places=9, default=0)
+    free_units = ExactDecimalField(max_digits=30, decimal_places=9, default=0)
     dimension_values = models.JSONField(
         default=list, blank=True, help_text="Values in the order of the rate's dimensions."
     )
     # meters.naming.dimension_key of the combination; "" for a per-unit rate.
     dimension_key = models.CharField(max_length=1000, blank=True, default="")
     # At least 12 decimal places, as prices per token are tiny.
-    unit_price = models.DecimalField(max_digits=30, decimal_places=15, default=0)
+    unit_price = ExactDecimalField(max_digits=30, decimal_places=15, default=0)
 
     class Meta:
         ordering = ["rate", "dimension_key"]
@@ -158,4 +159,6 @@ class PriceCell(models.Model):
 
     def __str__(self) -> str:
         combo = " · ".join(self.dimension_values) or "all usage"
-        return f"{combo}: {self.unit_price}"
+        if self.price_model != self.PriceModel.PER_UNIT:
+            return f"{combo}: {self.get_price_model_display()}"
+        return f"{combo}: {format_quantity(self.unit_price)}"  # "0.00001", not "0.000010000…"
