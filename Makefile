@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-postgres lint bench setup check-python clean
+.PHONY: run serve test test-postgres lint bench setup check-python clean
 
 check-python:
 	@if [ -z "$(PYTHON)" ]; then \
@@ -27,11 +27,20 @@ $(STAMP): pyproject.toml constraints.txt | check-python
 
 setup: $(STAMP)
 
+# Development: DEBUG on (off unless asked for), Django's runserver.
+run: export DEBUG = 1
 run: setup
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_guide
 	$(BIN)/python manage.py ensure_admin
 	$(BIN)/python manage.py runserver 127.0.0.1:8000
+
+# Production (README.md, Running in production): DEBUG off, so SECRET_KEY must
+# be set; gunicorn reads gunicorn.conf.py (gthread workers, keep-alive).
+serve: setup
+	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/gunicorn billing_site.wsgi
 
 test: setup
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

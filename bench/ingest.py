@@ -35,7 +35,12 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000, help="events per batch size")
     parser.add_argument("--batch-sizes", default="100,1000", help="comma-separated batch sizes")
-    parser.add_argument("--workers", type=int, default=4, help="gunicorn worker processes")
+    parser.add_argument(
+        "--workers", type=int, help="gunicorn workers (default: gunicorn.conf.py's, 2 a core)"
+    )
+    parser.add_argument(
+        "--threads", type=int, help="threads a worker (default: gunicorn.conf.py's, 4)"
+    )
     parser.add_argument("--connections", type=int, default=8, help="concurrent client connections")
     parser.add_argument("--customers", type=int, default=100, help="distinct customer IDs")
     return parser.parse_args()
@@ -58,6 +63,9 @@ def setup_database() -> str:
             conn.execute(f'CREATE DATABASE "{name}"')
     os.environ["DATABASE_URL"] = url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "billing_site.settings")
+    # As in production (and as the server it starts runs).
+    os.environ["DEBUG"] = "false"
+    os.environ.setdefault("SECRET_KEY", "bench-only")
     import django
 
     django.setup()
@@ -103,26 +111,24 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(workers: int) -> tuple[subprocess.Popen[bytes], int]:
+def start_server(workers: int | None, threads: int | None) -> tuple[subprocess.Popen[bytes], int]:
+    """The documented production command (`gunicorn billing_site.wsgi`, which
+    reads gunicorn.conf.py), with DEBUG off and no access log."""
     port = free_port()
-    env = {**os.environ, "DEBUG": "false", "SECRET_KEY": "bench-only", "LOG_LEVEL": "WARNING"}
+    env = {
+        **os.environ,
+        "DEBUG": "false",
+        "SECRET_KEY": "bench-only",
+        "LOG_LEVEL": "WARNING",
+        "BIND": f"127.0.0.1:{port}",
+        "GUNICORN_ACCESS_LOG": "",
+    }
+    if workers is not None:
+        env["WEB_CONCURRENCY"] = str(workers)
+    if threads is not None:
+        env["GUNICORN_THREADS"] = str(threads)
     server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "billing_site.wsgi:application",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            str(workers),
-            "--worker-class",
-            "sync",
-            "--keep-alive",
-            "30",
-            "--log-level",
-            "warning",
-        ],
+        [sys.executable, "-m", "gunicorn", "billing_site.wsgi", "--log-level", "warning"],
         cwd=ROOT,
         env=env,
     )
@@ -248,7 +254,10 @@ def main() -> None:
             version = cursor.fetchone()[0]
     machine = f"{os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}"
     print(f"machine: {machine}, {connection.vendor} {version}")
-    print(f"server: gunicorn, {args.workers} sync workers; client: {args.connections} connections")
+    workers = args.workers or 2 * (os.cpu_count() or 1)
+    threads = args.threads or 4
+    server = f"gunicorn.conf.py: {workers} gthread workers x {threads} threads"
+    print(f"server: {server}; client: {args.connections} connections")
     now_ms = int(time.time() * 1000)
     results = []
     for size in (int(s) for s in args.batch_sizes.split(",")):
@@ -257,7 +266,7 @@ def main() -> None:
             gzip.compress(json.dumps(records[i : i + size]).encode())
             for i in range(0, len(records), size)
         ]
-        server, port = start_server(args.workers)
+        server, port = start_server(args.workers, args.threads)
         try:
             seconds, accepted = send_all(port, key, bodies, args.connections)
         finally:

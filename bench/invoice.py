@@ -449,6 +449,11 @@ def main() -> None:
     scratch = configure()
     try:
         django.setup()
+        # As `make serve` does: with DEBUG off, {% static %} in the PDF template
+        # names the collected, hashed copy of the stylesheet.
+        from django.core.management import call_command
+
+        call_command("collectstatic", "--noinput", verbosity=0)
         prepare_database()
         run(args)
     finally:

@@ -17,6 +17,7 @@ Invariants:
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.contrib.auth.decorators import login_not_required
@@ -30,42 +31,38 @@ from ninja.errors import ValidationError as NinjaValidationError
 from ninja.openapi.schema import OpenAPISchema
 from ninja.operation import Operation
 from ninja.parser import Parser
-from ninja.security import APIKeyHeader
 from ninja.types import DictStrAny
 
 from customers.rest import router as customers_router
 from invoices.rest import router as invoices_router
-from meters.api_keys import api_key_from_request
-from meters.models import ApiKey
+from meters.api_keys import KeyRefused
+from meters.machine_http import ApiKeyAuth
 from meters.records import loads
 from meters.rest import router as meters_router
 from pricing.rest import router as pricing_router
 from pricing.schema import Problems
+
+logger = logging.getLogger(__name__)
 
 DESCRIPTION = """\
 Meters, plans and their rates, customers and their plan assignments, usage
 events, and invoices as JSON. See docs/NATIVE_API.md.
 
 **Authentication**: send an API key (created under *API keys* in the app, or
-with `manage.py create_api_key --name NAME`) in the `X-API-KEY` header, or as
+with `manage.py create_api_key --name NAME --scope SCOPE`) in the `X-API-KEY` header, or as
 `Authorization: Bearer <key>`. Without a valid key every endpoint answers 401.
+A key's scope limits what it may do: `ingest` may only send events
+(`POST /events`), `read` may call every GET, `full` may do everything; outside
+its scope a key gets 403. After too many wrong keys from one address, every
+request from it gets 429 with `Retry-After` until the minute is over.
 
 **Errors** are JSON: `{"errors": [{"field": "start_at", "reason": "..."}]}`.
-400: the request breaks a rule; 401: no valid key; 404: no such object;
-413: the body is over the size or record limit; 422: a value has the wrong type.
+400: the request breaks a rule; 401: no valid key; 403: the key's scope does
+not allow it; 404: no such object; 413: the body is over the size or record
+limit; 422: a value has the wrong type; 429: too many wrong keys, wait.
 
 **Money and quantities** are strings (`"0.14"`), never JSON numbers.
 """
-
-
-class ApiKeyAuth(APIKeyHeader):
-    """An active key in `X-API-KEY` or `Authorization: Bearer`
-    (meters.api_keys reads both, the same as the ingestion endpoint)."""
-
-    param_name = "X-API-KEY"
-
-    def authenticate(self, request: HttpRequest, key: str | None) -> ApiKey | None:
-        return api_key_from_request(request)
 
 
 class ExactParser(Parser):
@@ -125,7 +122,8 @@ ERRORS_SCHEMA: dict[str, Any] = {
     },
 }
 DEFAULT_ERROR_RESPONSE: dict[str, Any] = {
-    "description": "An error (400, 401, 404, 413, 422), each problem with its field and reason.",
+    "description": "An error (400, 401, 403, 404, 413, 422, 429), each problem with its field "
+    "and reason.",
     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Errors"}}},
 }
 
@@ -204,8 +202,25 @@ def _no_key(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
     )
 
 
+@api.exception_handler(KeyRefused)
+def _key_refused(request: HttpRequest, exc: KeyRefused) -> HttpResponse:
+    headers = {"WWW-Authenticate": 'Bearer realm="Tally API"'} if exc.status == 401 else {}
+    if exc.retry_after is not None:
+        headers["Retry-After"] = str(exc.retry_after)
+    return error_response(request, exc.status, [("X-API-KEY", exc.message)], **headers)
+
+
 @api.exception_handler(HttpError)
 def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     # ninja itself raises HttpError(400) only when it cannot parse the body.
     field = getattr(exc, "field", "body" if exc.status_code == 400 else "")
     return error_response(request, exc.status_code, [(field, str(exc))])
+
+
+@api.exception_handler(Exception)
+def _internal_error(request: HttpRequest, exc: Exception) -> HttpResponse:
+    # Anything unexpected: a client of a JSON API gets JSON, not Django's HTML
+    # error page (nor, with DEBUG on, ninja's plain-text traceback); the
+    # traceback goes to the log.
+    logger.exception("Internal Server Error: %s", request.path, exc_info=exc)
+    return error_response(request, 500, [("", "internal error; it has been logged")])

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import os
 import zoneinfo
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
 import django_stubs_ext
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.csp import CSP
 
 # Lets annotations such as admin.ModelAdmin[Meter] run (django-stubs generics).
 django_stubs_ext.monkeypatch()
@@ -63,12 +65,18 @@ def env_timezone(name: str, default: str) -> str:
     return value
 
 
-DEBUG = env_bool("DEBUG", True)
+# Off unless asked for: a deployment that forgets DEBUG must not run with a
+# public key and answer errors with tracebacks. `make run` and the test suite
+# (tests/settings.py) turn it on explicitly.
+DEBUG = env_bool("DEBUG", False)
 # The development key only works with DEBUG on; production must set SECRET_KEY.
 SECRET_KEY = env_str("SECRET_KEY", "")
 if not SECRET_KEY:
     if not DEBUG:
-        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off")
+        raise ImproperlyConfigured(
+            "SECRET_KEY must be set when DEBUG is off (for development set DEBUG=1, "
+            "as `make run` does; for production see README.md, Running in production)"
+        )
     SECRET_KEY = "insecure-development-key-only-for-debug"
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
@@ -84,22 +92,30 @@ INSTALLED_APPS = [
     "django_htmx",
     "django_tables2",
     "ninja",
+    "axes",
     "meters",
     "pricing",
     "customers",
     "invoices",
+    "billing_site",
+    "auditlog",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Each request's door, user and address for the audit trail (billing_site/audit.py).
+    "billing_site.audit.AuditMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes requires: turns a locked-out login into its page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "billing_site.urls"
@@ -116,7 +132,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
             ],
-            "builtins": ["pricing.templatetags.money"],
+            "builtins": ["pricing.templatetags.money", "meters.templatetags.dimension_values"],
         },
     },
 ]
@@ -125,9 +141,17 @@ TEMPLATES = [
 DATABASES = {
     "default": dj_database_url.parse(
         env_str("DATABASE_URL", "") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
-        conn_max_age=int(env_str("DB_CONN_MAX_AGE", "0")),
     )
 }
+# Persistent connections on PostgreSQL: opening one costs a round trip, a
+# backend process and authentication, several milliseconds a request (p50 of a
+# trivial request fell from about 11 ms to 2 ms with them). Each server thread
+# keeps its own connection for DB_CONN_MAX_AGE seconds, checked before reuse
+# (CONN_HEALTH_CHECKS), so a database restart costs one retry, not errors.
+# Opening a SQLite file costs microseconds, so SQLite keeps the default 0.
+_DEFAULT_CONN_MAX_AGE = 60 if DATABASES["default"]["ENGINE"].endswith("postgresql") else 0
+DATABASES["default"]["CONN_MAX_AGE"] = env_int("DB_CONN_MAX_AGE", _DEFAULT_CONN_MAX_AGE, minimum=0)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Several server processes write usage at once: WAL lets readers run beside
     # the writer, IMMEDIATE transactions queue writers instead of failing.
@@ -145,6 +169,44 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
+# Password guessing (django-axes, on /login/ and /admin/login/ alike, since
+# both go through django.contrib.auth.authenticate): after AXES_FAILURE_LIMIT
+# wrong passwords for one username from one address, that pair is locked out
+# for AXES_COOLOFF_TIME, even with the right password, and every further try
+# during the lockout starts the cool-off again. Locking by username AND address
+# (not username alone) means an attacker cannot lock a colleague out from
+# everywhere by typing their name; the colleague's own address still works. A
+# successful login clears the count. Axes reads the address from REMOTE_ADDR:
+# behind a proxy, the proxy must pass the client's address there.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+
+# API-key guessing (meters/api_keys.py): an address that sends more than
+# API_KEY_FAILURE_LIMIT wrong keys within a window of API_KEY_FAILURE_WINDOW
+# seconds gets 429 with Retry-After on every machine endpoint until the window
+# ends. The counts live in the cache below.
+API_KEY_FAILURE_LIMIT = env_int("API_KEY_FAILURE_LIMIT", 20, minimum=1)
+API_KEY_FAILURE_WINDOW = env_int("API_KEY_FAILURE_WINDOW", 60, minimum=1)
+
+# Each server process keeps its own cache unless REDIS_URL (redis://host:6379/0)
+# names a Redis that all processes share; with several processes and no Redis,
+# the API-key limit above counts per process.
+REDIS_URL = env_str("REDIS_URL", "")
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        if REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
+
 LANGUAGE_CODE = "en-us"
 USE_I18N = False
 USE_TZ = True
@@ -155,7 +217,31 @@ TIME_ZONE = env_timezone("BILLING_TIME_ZONE", "UTC")
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# Where collectstatic gathers the files production serves.
+STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
+# Production serves static files itself through whitenoise, from STATIC_ROOT
+# (`make serve` runs collectstatic first): compressed, with hashed names cached
+# for a year. With DEBUG on (`make run`, the tests) files are read from the
+# source folders, so nothing needs collecting first.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "django.contrib.staticfiles.storage.StaticFilesStorage"
+            if DEBUG
+            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        )
+    },
+}
+if not DEBUG:
+    # Static files straight after the security headers, before sessions and
+    # login: a stylesheet needs neither. (With DEBUG on, runserver serves them.)
+    MIDDLEWARE.insert(
+        MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
+        "whitenoise.middleware.WhiteNoiseMiddleware",
+    )
+# Compress only the hashed copies (the names {% static %} gives): half the work.
+WHITENOISE_KEEP_ONLY_HASHED_FILES = True
 
 # Printed on every invoice and PDF.
 SELLER_NAME = env_str("SELLER_NAME", "Tally Demo Inc.")
@@ -181,10 +267,63 @@ DJANGO_TABLES2_TEMPLATE = "django_tables2/table.html"
 # table's container); links inside rows navigate normally.
 DJANGO_TABLES2_TABLE_ATTRS = {"class": "table", "tbody": {"hx-boost": "false"}}
 
+# HTTPS. Off by default so `make serve` works on plain http://127.0.0.1; a
+# deployment behind TLS turns them on (README.md, Running in production), and
+# tests/test_deploy.py checks that `check --deploy` is then clean.
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+if not SECURE_HSTS_PRELOAD:
+    # Asking browsers to preload HSTS is a decision about the whole domain,
+    # not about this app; the deploy check's reminder of it is not a fault.
+    SILENCED_SYSTEM_CHECKS = ["security.W021"]
+# Behind a proxy that terminates TLS, the request reaches us as http; trust its
+# X-Forwarded-Proto only when told that such a proxy (which overwrites the
+# header) is in front, or a client could claim https.
+if env_bool("TRUST_X_FORWARDED_PROTO", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 X_FRAME_OPTIONS = "DENY"
+# Content-Security-Policy (Django's own middleware): everything from our own
+# origin, no inline scripts or styles, no plugins, no framing. htmx's own
+# indicator <style> is turned off in templates/_base.html for this reason.
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF],
+    "style-src": [CSP.SELF],
+    "img-src": [CSP.SELF, "data:"],
+    "object-src": [CSP.NONE],
+    "base-uri": [CSP.SELF],
+    "form-action": [CSP.SELF],
+    "frame-ancestors": [CSP.NONE],
+}
+
+# The audit trail (billing_site/audit.py): django-auditlog records every change
+# to these models with the values before and after. Usage events and rejected
+# records are not here: immutable, millions of rows, their own record.
+AUDITLOG_INCLUDE_TRACKING_MODELS = (
+    "meters.meter",
+    # last_used_at is bumped on use (at most once a minute); using a key is not a change.
+    {"model": "meters.apikey", "exclude_fields": ["key_hash", "last_used_at"]},
+    "pricing.plan",
+    "pricing.rate",
+    "pricing.pricecell",
+    "customers.customer",
+    "customers.planassignment",
+    {
+        "model": "auth.user",
+        "exclude_fields": ["last_login"],
+        # That a password changed is recorded; the hash never is.
+        "mask_fields": ["password"],
+        "mask_callable": "billing_site.audit.hidden",
+        "m2m_fields": ["groups", "user_permissions"],
+    },
+)
+# Before/after values stored as text (exact decimals, no float round trip).
+AUDITLOG_STORE_JSON_CHANGES = False
 
 LOGGING = {
     "version": 1,

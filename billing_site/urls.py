@@ -5,6 +5,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from billing_site import activity_views
 from billing_site.api import api
 from meters.api import ingest
 
@@ -25,4 +26,8 @@ urlpatterns = [
     # /customers/... (invoices hang off a customer)
     path("customers/", include("customers.urls")),
     path("customers/", include("invoices.urls")),
+    # /users/ (Admin only): accounts and their roles
+    path("users/", include("billing_site.users_urls")),
+    # /activity/ (Admin only): the audit trail
+    path("activity/", activity_views.activity_list, name="activity"),
 ]

@@ -12,6 +12,10 @@
   the customer described, and the answer is 200 with it.
   ?autoCreateCustomerInStripe=true is accepted and ignored.
 - Writing a customer clears its "created by ingestion" mark.
+
+Scopes: the SDK's add_or_update (GET one customer, then POST or PUT) is part of
+ingesting, so an `ingest` key may look one customer up and write customers; a
+`read` key may look up and list; listing every customer is a read only.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from customers.models import Customer
 from customers.services import customer_replace
 from meters.machine_http import BadRequest, machine_api, read_json
+from meters.models import ApiKey
 from meters.validation import EPOCH
 
 MILLISECOND = timedelta(milliseconds=1)
@@ -52,7 +57,15 @@ def customer_json(customer: Customer) -> dict[str, object]:
     }
 
 
-@machine_api("GET", "POST", "PUT")
+def customers_scopes(request: HttpRequest) -> tuple[ApiKey.Scope, ...]:
+    if request.method not in ("GET", "HEAD"):
+        return (ApiKey.Scope.INGEST,)
+    if "customerId" in request.GET:
+        return (ApiKey.Scope.INGEST, ApiKey.Scope.READ)
+    return (ApiKey.Scope.READ,)
+
+
+@machine_api("GET", "POST", "PUT", scope=customers_scopes)
 def customers(request: HttpRequest) -> HttpResponse:
     if request.method in ("GET", "HEAD"):
         return _get(request)

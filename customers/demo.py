@@ -23,6 +23,8 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from billing_site.roles import ADMIN, OPERATOR, VIEWER
+from billing_site.services import role_of, user_create
 from customers.models import Customer, PlanAssignment
 from customers.services import customer_create, plan_assign
 from invoices.builder import Invoice, build_invoice, current_period
@@ -72,6 +74,8 @@ class GuideSeedResult:
     events_stored: int = 0
     events_already_stored: int = 0
     invoice: Invoice | None = None
+    # (username, password, role) of the demo users whose password still works
+    demo_logins: list[tuple[str, str, str]] = field(default_factory=list)
 
     def note(self, what: str, *, created: bool) -> None:
         (self.created if created else self.kept).append(what)
@@ -98,9 +102,38 @@ def guide_seed(*, now: datetime) -> GuideSeedResult:
     customer = _customer(result)
     assignment = _assignment(customer, plan, now, result)
     _events(customer, assignment, now, result)
+    _demo_users(result)
     ref = current_period(customer, now)
     result.invoice = build_invoice(customer, ref) if ref else None
     return result
+
+
+# One demo user per role, with a password anyone reading this file knows: made
+# only by this demo seed (`make run`), never by migrate or in production.
+DEMO_USERS: tuple[tuple[str, str], ...] = (
+    ("demo-viewer", VIEWER),
+    ("demo-operator", OPERATOR),
+    ("demo-admin", ADMIN),
+)
+
+
+def demo_password(username: str) -> str:
+    return f"{username}-password"
+
+
+def _demo_users(result: GuideSeedResult) -> None:
+    """Create each demo user that is missing; an existing one is left as it is
+    (its role and password included), and listed only if the demo password
+    still logs it in."""
+    users = get_user_model()._default_manager
+    for username, role in DEMO_USERS:
+        password = demo_password(username)
+        user = users.filter(username=username).first()
+        result.note(f"demo user {username} ({role})", created=user is None)
+        if user is None:
+            user = user_create(username=username, email="", password=password, role=role)
+        if user.is_active and user.check_password(password):
+            result.demo_logins.append((username, password, role_of(user) or "no role"))
 
 
 def month_start(now: datetime) -> datetime:

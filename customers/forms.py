@@ -4,7 +4,11 @@ from typing import Any
 
 from django import forms
 
-from customers.customer_rules import customer_id_problem, customer_name_problem
+from customers.customer_rules import (
+    MAX_CUSTOMER_NAME,
+    customer_id_problem,
+    customer_name_problem,
+)
 from customers.models import Customer
 from pricing.models import Plan
 
@@ -34,6 +38,22 @@ class CustomerForm(forms.ModelForm[Customer]):
         if problem := customer_name_problem(value):
             raise forms.ValidationError(problem)
         return value
+
+
+class CustomerEditForm(forms.Form):
+    """A customer's name and email; customers.services.customer_update checks
+    them by the rules the create page and the APIs share."""
+
+    name = forms.CharField(
+        label="Customer name",
+        required=False,
+        widget=forms.TextInput(attrs={"maxlength": MAX_CUSTOMER_NAME, "autofocus": True}),
+    )
+    email = forms.CharField(
+        required=False,
+        help_text="Optional.",
+        widget=forms.EmailInput(attrs={"maxlength": 254}),
+    )
 
 
 class AssignPlanForm(forms.Form):

@@ -12,11 +12,13 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError
 from django.http import Http404, HttpRequest
 from ninja import P, PathEx, QueryEx, Router, Schema, Status
+from pydantic import ConfigDict
 
 from customers.models import Customer, PlanAssignment
 from customers.services import (
     assignment_end,
     customer_create,
+    customer_update,
     overlap_message,
     overlapping_assignments,
     plan_assign,
@@ -125,6 +127,26 @@ def customer_add(request: HttpRequest, payload: CustomerIn) -> Status[Customer]:
     (the create page's rules, customers.customer_rules). A broken rule, or an
     ID taken even by a request at the same moment, is a 400 naming the field."""
     return Status(201, customer_create(**payload.model_dump()))
+
+
+class CustomerPatch(Schema):
+    # The customer ID (and anything else) is refused by name rather than
+    # ignored: usage events carry the ID.
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = None
+    email: str | None = None
+
+
+@router.patch("/customers/{id}", response=CustomerOut, summary="Change a customer")
+def customer_change(request: HttpRequest, pk: ObjectId, payload: CustomerPatch) -> Customer:
+    """Change the customer's `name` and/or `email` (a field left out keeps its
+    value). The create rules apply; a broken one is a 400 naming the field.
+    The customer ID is fixed, since usage events carry it: sending it is a 422."""
+    customer = get_customer(pk)
+    name = customer.name if payload.name is None else payload.name
+    email = customer.email if payload.email is None else payload.email
+    return customer_update(customer=customer, name=name, email=email)
 
 
 # /customers/<id>/assignments

@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 
-from customers.customer_rules import customer_problems
+from customers.customer_rules import customer_name_problem, customer_problems
 from customers.models import Customer, PlanAssignment
 from pricing.models import Plan
 
@@ -45,6 +45,41 @@ def customer_create(*, name: str, customer_id: str, email: str = "") -> Customer
         if not Customer.objects.filter(customer_id=customer_id).exists():
             raise
         raise customer_id_taken(customer) from exc
+    return customer
+
+
+def _checked_email(customer: Customer, email: str) -> str:
+    """The stripped email, checked as the create page and the API check it
+    (Customer.email's validators); ValidationError on `email` if broken."""
+    email = email.strip()
+    try:
+        Customer._meta.get_field("email").clean(email, customer)
+    except ValidationError as exc:
+        raise ValidationError({"email": exc.messages}) from exc
+    return email
+
+
+@transaction.atomic
+def customer_update(*, customer: Customer, name: str, email: str) -> Customer:
+    """Change the customer's name and email, held to the create rules
+    (customers.customer_rules for the name, the email field's validators).
+
+    The customer ID cannot change: usage events carry it as text, so a new ID
+    would orphan the customer's stored usage. Like the Amberflo API's update,
+    a described customer is no longer marked as created by ingestion."""
+    name = name.strip()
+    problems = {}
+    if name_problem := customer_name_problem(name):
+        problems["name"] = [name_problem]
+    try:
+        email = _checked_email(customer, email)
+    except ValidationError as exc:
+        problems.update(exc.message_dict)
+    if problems:
+        raise ValidationError(problems)
+    customer.name, customer.email = name, email
+    customer.created_by_ingestion = False
+    customer.save(update_fields=["name", "email", "created_by_ingestion"])
     return customer
 
 

@@ -12,6 +12,7 @@ urlpatterns = [
     path("new/", views.customer_create_view, name="create"),
     # /customers/<pk>/ (its plans and its invoice)
     path("<int:pk>/", views.customer_detail, name="detail"),
+    path("<int:pk>/edit/", views.customer_edit, name="edit"),
     path("<int:pk>/assign-plan/", views.assign_plan, name="assign_plan"),
     path(
         "<int:pk>/assignments/<int:assignment_pk>/end/",

@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
+from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -13,10 +13,10 @@ from django.views.decorators.vary import vary_on_headers
 from django_tables2 import RequestConfig
 
 from billing_site.htmx import page_or_partial, redirect_after_write
-from customers.forms import AssignPlanForm, CustomerForm, EndAssignmentForm
+from customers.forms import AssignPlanForm, CustomerEditForm, CustomerForm, EndAssignmentForm
 from customers.models import Customer, PlanAssignment
 from customers.selectors import customers_with_current_plan
-from customers.services import assignment_end, customer_create, plan_assign
+from customers.services import assignment_end, customer_create, customer_update, plan_assign
 from customers.tables import CustomerTable
 from invoices.builder import billing_tz, build_invoice, customer_periods, unassigned_usage
 from invoices.selection import selected_period
@@ -27,7 +27,7 @@ def _get_customer(pk: int) -> Customer:
 
 
 @require_GET
-@login_required
+@permission_required("customers.view_customer", raise_exception=True)
 @vary_on_headers("HX-Request")
 def customer_list(request: HttpRequest) -> HttpResponse:
     table = CustomerTable(customers_with_current_plan(timezone.now()))
@@ -37,7 +37,7 @@ def customer_list(request: HttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-@login_required
+@permission_required("customers.add_customer", raise_exception=True)
 @vary_on_headers("HX-Request")
 def customer_create_view(request: HttpRequest) -> HttpResponse:
     form = CustomerForm(request.POST or None)
@@ -51,6 +51,27 @@ def customer_create_view(request: HttpRequest) -> HttpResponse:
             return redirect_after_write(request, customer.get_absolute_url())
     template = page_or_partial(request, "customers/create.html", "customer-form")
     return render(request, template, {"form": form})
+
+
+@require_http_methods(["GET", "POST"])
+@permission_required("customers.change_customer", raise_exception=True)
+@vary_on_headers("HX-Request")
+def customer_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    """Change a customer's name and email; the customer ID stays
+    (customers.services.customer_update)."""
+    customer = _get_customer(pk)
+    initial = {"name": customer.name, "email": customer.email}
+    form = CustomerEditForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            customer_update(customer=customer, **form.cleaned_data)
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, f"Customer “{customer.name}” saved.")
+            return redirect_after_write(request, customer.get_absolute_url())
+    template = page_or_partial(request, "customers/edit.html", "customer-edit-form")
+    return render(request, template, {"customer": customer, "form": form})
 
 
 def _detail_context(request: HttpRequest, customer: Customer, **extra: Any) -> dict[str, Any]:
@@ -75,7 +96,7 @@ def _detail_context(request: HttpRequest, customer: Customer, **extra: Any) -> d
 
 
 @require_GET
-@login_required
+@permission_required("customers.view_customer", raise_exception=True)
 @vary_on_headers("HX-Request")
 def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
     customer = _get_customer(pk)
@@ -84,7 +105,7 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-@login_required
+@permission_required("customers.add_planassignment", raise_exception=True)
 def assign_plan(request: HttpRequest, pk: int) -> HttpResponse:
     customer = _get_customer(pk)
     form = AssignPlanForm(request.POST)
@@ -102,7 +123,7 @@ def assign_plan(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-@login_required
+@permission_required("customers.change_planassignment", raise_exception=True)
 def end_assignment(request: HttpRequest, pk: int, assignment_pk: int) -> HttpResponse:
     customer = _get_customer(pk)
     assignment = get_object_or_404(PlanAssignment, pk=assignment_pk, customer=customer)

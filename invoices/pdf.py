@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.staticfiles import finders
+from django.contrib.staticfiles.storage import staticfiles_storage
 from django.template.loader import render_to_string
 from django.utils import timezone
 from weasyprint import HTML
@@ -34,7 +35,12 @@ class StaticOnlyFetcher(URLFetcher):
         prefix = "/" + settings.STATIC_URL.strip("/") + "/"
         if parts.netloc != STATIC_ORIGIN or not parts.path.startswith(prefix):
             raise PermissionError(f"PDF rendering may not fetch {url!r}")
-        found = finders.find(parts.path.removeprefix(prefix))
+        name = parts.path.removeprefix(prefix)
+        found = finders.find(name)
+        if not found and staticfiles_storage.exists(name):
+            # In production {% static %} names the collected copy with its
+            # content hash (whitenoise's manifest storage), found only there.
+            found = staticfiles_storage.path(name)
         if not found or isinstance(found, list):
             raise FileNotFoundError(f"no static file {parts.path!r}")
         with open(found, "rb") as handle:
@@ -49,6 +55,9 @@ def render_invoice_html(invoice: Invoice, *, simplified: bool = False) -> str:
         {
             "invoice": invoice,
             "simplified": simplified,
+            # The customer's document: the operator-only "unpriced usage"
+            # section of invoices/_lines.html stays on the page.
+            "customer_copy": True,
             "seller_name": settings.SELLER_NAME,
             "seller_address": settings.SELLER_ADDRESS,
             "issued": timezone.now(),

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from django.contrib.auth.decorators import login_required
+from django.contrib.auth.decorators import permission_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
@@ -14,7 +14,7 @@ from invoices.selection import selected_period
 
 
 @require_GET
-@login_required
+@permission_required("customers.view_customer", raise_exception=True)
 def invoice_pdf(request: HttpRequest, pk: int) -> HttpResponse:
     """The invoice the customer page shows, as a PDF download."""
     customer = get_object_or_404(Customer, pk=pk)

@@ -17,6 +17,8 @@ from django.http import HttpRequest
 
 from meters.meter_rules import check_meter
 from meters.models import Meter, UsageEvent
+from meters.naming import describe_dimensions
+from pricing.money import format_quantity
 
 
 class MeterAdminForm(forms.ModelForm[Meter]):
@@ -66,13 +68,14 @@ class MeterAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         return ", ".join(meter.dimensions) or "—"
 
 
+# Shown, not the columns: the value normalized ("1", not "1.000000000") and
+# the dimensions as "model: model a" rather than their escaped dimension_key.
 EVENT_FIELDS = (
     "event_time",
     "meter",
     "customer_id",
-    "value",
-    "dimensions",
-    "dimension_key",
+    "quantity",
+    "dimension_values",
     "unique_id",
     "received_at",
 )
@@ -84,7 +87,7 @@ class UsageEventAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         "event_time",
         "meter",
         "customer_id",
-        "value",
+        "quantity",
         "dimension_values",
         "unique_id",
         "received_at",
@@ -110,9 +113,13 @@ class UsageEventAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             return queryset, False
         return queryset.filter(Q(customer_id=term) | Q(unique_id=term)), False
 
+    @admin.display(description="value", ordering="value")
+    def quantity(self, event: UsageEvent) -> str:
+        return format_quantity(event.value)
+
     @admin.display(description="dimensions")
     def dimension_values(self, event: UsageEvent) -> str:
-        return ", ".join(f"{k}={v}" for k, v in sorted(event.dimensions.items())) or "—"
+        return describe_dimensions(event.dimensions) or "—"
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

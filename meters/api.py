@@ -12,11 +12,11 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from meters.machine_http import machine_api, read_records
-from meters.models import RejectedRecord
+from meters.models import ApiKey, RejectedRecord
 from meters.services import events_ingest
 
 
-@machine_api("POST")
+@machine_api("POST", scope=ApiKey.Scope.INGEST)
 def ingest(request: HttpRequest) -> HttpResponse:
     result = events_ingest(
         records=read_records(request), create_customers=True, source=RejectedRecord.Source.API

@@ -11,7 +11,8 @@ from typing import Any
 
 from django import forms
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
+from django.contrib.auth.decorators import permission_required
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
@@ -34,6 +35,17 @@ class ApiKeyForm(forms.Form):
         max_length=ApiKey._meta.get_field("name").max_length,
         help_text="Who or what uses this key, e.g. “production backend”.",
     )
+    scope = forms.TypedChoiceField(
+        choices=ApiKey.Scope.choices,
+        coerce=ApiKey.Scope,
+        initial=ApiKey.Scope.INGEST,
+        # A client that sends no scope gets the least privilege, as from create_api_key.
+        required=False,
+        empty_value=ApiKey.Scope.INGEST,
+        help_text="Ingest: send usage and add or update customers (enough for Amberflo's SDK "
+        "ingestion). Read: every read, including usage queries. Full: everything, including "
+        "creating plans and deleting rates.",
+    )
 
 
 def _context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
@@ -43,29 +55,32 @@ def _context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
         "table": table,
         "form": ApiKeyForm(),
         "ingest_url": request.build_absolute_uri(reverse("ingest")),
+        "api_url": request.build_absolute_uri(reverse("api:api-root")),
         **extra,
     }
 
 
 @require_http_methods(["GET", "POST"])
-@login_required
+@permission_required("meters.view_apikey", raise_exception=True)
 @vary_on_headers("HX-Request")
 def api_key_list(request: HttpRequest) -> HttpResponse:
     """GET lists the keys; POST creates one and answers with its raw key, once."""
+    if request.method == "POST" and not request.user.has_perm("meters.add_apikey"):
+        raise PermissionDenied  # listing keys is for every role, creating one for Admin
     template = page_or_partial(request, TEMPLATE, REGION)
     if request.method != "POST":
         return render(request, template, _context(request))
     form = ApiKeyForm(request.POST)
     if not form.is_valid():
         return render(request, template, _context(request, form=form))
-    key, raw = api_key_create(name=form.cleaned_data["name"])
+    key, raw = api_key_create(name=form.cleaned_data["name"], scope=form.cleaned_data["scope"])
     response = render(request, template, _context(request, new_key=key, raw_key=raw))
     add_never_cache_headers(response)
     return response
 
 
 @require_POST
-@login_required
+@permission_required("meters.change_apikey", raise_exception=True)
 @vary_on_headers("HX-Request")
 def api_key_revoke_view(request: HttpRequest, pk: int) -> HttpResponse:
     key = api_key_revoke(key=get_object_or_404(ApiKey, pk=pk))

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from customers.models import Customer
-from meters.meter_rules import check_meter
+from meters.meter_rules import MAX_LABEL, UNIQUE_COUNT, check_meter
 from meters.models import Meter
 
 TYPE_DESCRIPTIONS = {
@@ -40,6 +40,10 @@ class MeterForm(forms.ModelForm[Meter]):
             "api_name": forms.TextInput(attrs={"data-slug-target": "1"}),
             "meter_type": forms.Select(),
         }
+        help_texts = {
+            "unique_dimension": "Unique count meters only: the dimension whose distinct "
+            "values are counted (e.g. user). Other types count no dimension.",
+        }
 
     def clean_dimensions(self) -> list[str]:
         # An empty row is a row the user added and did not fill: left out.
@@ -49,10 +53,16 @@ class MeterForm(forms.ModelForm[Meter]):
         """The rules every door shares (meters.meter_rules), each problem shown
         next to its field unless the field already has one."""
         data = super().clean() or {}
+        meter_type = data.get("meter_type") or ""
+        # The field is hidden for other types (static/js/app.js) but still
+        # sent, holding whatever was typed before the type changed: ignored
+        # here, where the API would refuse it.
+        if meter_type != UNIQUE_COUNT:
+            data["unique_dimension"] = ""
         fields, problems = check_meter(
             label=data.get("label") or "",
             api_name=data.get("api_name") or "",
-            meter_type=data.get("meter_type") or "",
+            meter_type=meter_type,
             dimensions=data.get("dimensions") or [],
             unique_dimension=data.get("unique_dimension") or "",
         )
@@ -62,6 +72,17 @@ class MeterForm(forms.ModelForm[Meter]):
         if "unique_dimension" not in self.errors:
             data["unique_dimension"] = fields.unique_dimension
         return data
+
+
+class MeterEditForm(forms.Form):
+    """The meter's label, the one field that may change; meters.services.
+    meter_update checks it, so its errors come from the rules every door shares."""
+
+    label = forms.CharField(
+        required=False,
+        help_text=Meter._meta.get_field("label").help_text,
+        widget=forms.TextInput(attrs={"maxlength": MAX_LABEL, "autofocus": True}),
+    )
 
 
 class EventUploadForm(forms.Form):

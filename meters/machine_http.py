@@ -1,9 +1,11 @@
-"""The small machinery every endpoint for machines shares: API-key auth, no
-login or CSRF, JSON errors naming the field, bounded (optionally gzip) JSON
-bodies with exact decimals."""
+"""The small machinery every endpoint for machines shares: API-key auth with
+scopes and a limit on wrong keys (meters.api_keys), no login or CSRF, JSON
+errors naming the field, bounded (optionally gzip) JSON bodies with exact
+decimals."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from decimal import Decimal
 from functools import wraps
@@ -13,12 +15,16 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
+from ninja.security import APIKeyHeader
 
-from meters.api_keys import api_key_from_request
+from meters.api_keys import KeyRefused, api_key_authorize
 from meters.http_body import BadBody, BodyTooLarge, read_body
+from meters.models import ApiKey
 from meters.records import loads
 
 MAX_BODY_BYTES = 1024 * 1024
+INTERNAL_ERROR = "internal error; it has been logged"
+logger = logging.getLogger(__name__)
 
 
 def json_error(status: int, message: str, field: str = "") -> JsonResponse:
@@ -35,11 +41,21 @@ class BadRequest(Exception):
 
 
 View = Callable[[HttpRequest], HttpResponse]
+# The scopes a key needs for a request (a `full` key can always).
+ScopeRule = ApiKey.Scope | Callable[[HttpRequest], tuple[ApiKey.Scope, ...]]
 
 
-def machine_api(*methods: str) -> Callable[[View], View]:
-    """An endpoint for machines: no login or CSRF (an API key instead),
-    only `methods`, and every error a JSON body naming the field."""
+def key_refused_response(exc: KeyRefused) -> JsonResponse:
+    response = json_error(exc.status, exc.message, "X-API-KEY")
+    if exc.retry_after is not None:
+        response["Retry-After"] = str(exc.retry_after)
+    return response
+
+
+def machine_api(*methods: str, scope: ScopeRule) -> Callable[[View], View]:
+    """An endpoint for machines: no login or CSRF (an API key whose scope
+    `scope` accepts, or a `full` key, instead), only `methods`, and every error
+    a JSON body naming the field."""
     allowed = {*methods, "HEAD"} if "GET" in methods else set(methods)
 
     def decorate(view: View) -> View:
@@ -49,18 +65,45 @@ def machine_api(*methods: str) -> Callable[[View], View]:
                 response = json_error(405, f"use {' or '.join(methods)}", "method")
                 response["Allow"] = ", ".join(sorted(allowed))
                 return response
-            if api_key_from_request(request) is None:
-                return json_error(
-                    401, "a valid API key is required in the X-API-KEY header", "X-API-KEY"
-                )
+            scopes = scope(request) if callable(scope) else (scope,)
+            try:
+                api_key_authorize(request, scopes=scopes)
+            except KeyRefused as exc:
+                return key_refused_response(exc)
             try:
                 return view(request)
             except BadRequest as exc:
                 return json_error(exc.status, exc.message, exc.field)
+            except Exception:
+                # A machine parses JSON, not Django's HTML error page; the
+                # traceback goes to the log, never to the caller.
+                logger.exception("Internal Server Error: %s", request.path)
+                return json_error(500, INTERNAL_ERROR)
 
         return login_not_required(csrf_exempt(endpoint))
 
     return decorate
+
+
+class ApiKeyAuth(APIKeyHeader):
+    """The native API's key check (billing_site/api.py): an active key in
+    `X-API-KEY` or `Authorization: Bearer` whose scope the operation accepts.
+    By default reads (GET) need `read` and writes need `full`; an operation
+    that accepts other scopes passes its own `ApiKeyAuth(scopes=...)`.
+    Raises KeyRefused (401, 403, 429), which the API answers as JSON."""
+
+    param_name = "X-API-KEY"
+
+    def __init__(self, scopes: tuple[ApiKey.Scope, ...] | None = None) -> None:
+        self.scopes = scopes
+        super().__init__()
+
+    def authenticate(self, request: HttpRequest, key: str | None) -> ApiKey:
+        scopes = self.scopes
+        if scopes is None:
+            reads = request.method in ("GET", "HEAD")
+            scopes = (ApiKey.Scope.READ,) if reads else (ApiKey.Scope.FULL,)
+        return api_key_authorize(request, scopes=scopes)
 
 
 def read_json(request: HttpRequest, limit: int = MAX_BODY_BYTES) -> Any:

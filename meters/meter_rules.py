@@ -17,7 +17,8 @@ Invariants of a stored meter:
   address dimensions by exact name, so "Model" beside "model" could only be a
   mistake);
 - a unique-count meter counts one of its own dimensions; any other meter
-  counts none.
+  counts none, and one sent with any other type is refused rather than
+  dropped (a sender whose field is silently ignored would believe it counts).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ MAX_DIMENSIONS = 20
 # Meter.MeterType.UNIQUE_COUNT (a test keeps the two equal).
 UNIQUE_COUNT = "unique_count"
 
+NOT_COUNTED_MESSAGE = "Only a unique-count meter counts a dimension: leave this empty."
 API_NAME_MESSAGE = "Use lowercase letters, digits and single hyphens, e.g. “llm-tokens”."
 
 
@@ -77,9 +79,11 @@ def check_meter(
     names, dimensions_problem = _dimensions(dimensions)
     if dimensions_problem:
         problems["dimensions"] = dimensions_problem
-    counted = unique_dimension.strip() if meter_type == UNIQUE_COUNT else ""
+    counted = unique_dimension.strip()
     if meter_type == UNIQUE_COUNT and not counted:
         problems["unique_dimension"] = "Name the dimension whose values are counted."
+    elif counted and meter_type != UNIQUE_COUNT:
+        problems["unique_dimension"] = NOT_COUNTED_MESSAGE
     elif counted and not dimensions_problem and counted not in names:
         problems["unique_dimension"] = "This must be one of the meter's dimensions."
     fields = MeterFields(label, api_name, meter_type, names, counted)

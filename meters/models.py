@@ -7,7 +7,9 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
+from meters.fields import ExactDecimalField
 from meters.naming import API_NAME_PATTERN
+from pricing.money import format_quantity
 
 
 class Meter(models.Model):
@@ -80,9 +82,13 @@ class UsageEvent(models.Model):
     both SQLite and PostgreSQL can group and index on it.
     """
 
-    meter = models.ForeignKey(Meter, on_delete=models.PROTECT, related_name="events")
+    # No index of its own: the unique constraint and both meter indexes below
+    # begin with meter_id, and each index costs every insert.
+    meter = models.ForeignKey(
+        Meter, on_delete=models.PROTECT, related_name="events", db_index=False
+    )
     customer_id = models.CharField(max_length=255)
-    value = models.DecimalField(max_digits=30, decimal_places=9)
+    value = ExactDecimalField(max_digits=30, decimal_places=9)
     event_time = models.DateTimeField()
     dimensions = models.JSONField(default=dict, blank=True)
     dimension_key = models.CharField(max_length=1000, blank=True, default="")
@@ -107,7 +113,8 @@ class UsageEvent(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.meter.api_name} {self.value} for {self.customer_id} at {self.event_time}"
+        quantity = format_quantity(self.value)  # "1,000", not "1000.000000000"
+        return f"{self.meter.api_name} {quantity} for {self.customer_id} at {self.event_time}"
 
 
 class RejectedRecord(models.Model):
@@ -145,9 +152,23 @@ class ApiKey(models.Model):
     stored (keys are 256-bit random, so a fast hash is safe); the key itself is
     shown once, when it is created."""
 
+    class Scope(models.TextChoices):
+        # Each scope includes nothing of the others but `full`, which is everything.
+        INGEST = "ingest", "Ingest (send usage, add or update customers)"
+        READ = "read", "Read (every GET, usage queries)"
+        FULL = "full", "Full (everything)"
+
     name = models.CharField(max_length=100, help_text="Who or what uses this key.")
     prefix = models.CharField(
         max_length=12, help_text="The key's first characters, to recognize it."
+    )
+    # New keys get the least privilege that keeps Amberflo's SDK ingesting;
+    # migration 0006 gives keys that existed before scopes `full`.
+    scope = models.CharField(
+        max_length=10,
+        choices=Scope.choices,
+        default=Scope.INGEST,
+        help_text="What the key may do: ingest usage, read, or everything.",
     )
     key_hash = models.CharField(max_length=64, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -44,3 +44,10 @@ def _key(items: tuple[tuple[str, str], ...]) -> str:
 def parse_dimension_key(key: str) -> dict[str, str]:
     """The inverse of `dimension_key`."""
     return dict(parse_qsl(key, keep_blank_values=True)) if key else {}
+
+
+def describe_dimensions(dimensions: Mapping[str, str]) -> str:
+    """`{"type": "input", "model": "model a"}` -> `"model: model a, type:
+    input"`: the dimensions as a person reads them (names sorted, values as
+    sent), where `dimension_key` is the escaped form the database groups by."""
+    return ", ".join(f"{name}: {value}" for name, value in sorted(dimensions.items()))

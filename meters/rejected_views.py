@@ -7,7 +7,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django import forms
-from django.contrib.auth.decorators import login_required
+from django.contrib.auth.decorators import permission_required
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -77,7 +77,7 @@ def filtered_rejections(form: RejectedFilterForm) -> QuerySet[RejectedRecord]:
 
 
 @require_GET
-@login_required
+@permission_required("meters.view_rejectedrecord", raise_exception=True)
 @vary_on_headers("HX-Request")
 def rejected_list(request: HttpRequest) -> HttpResponse:
     form = RejectedFilterForm(request.GET)

@@ -20,11 +20,12 @@ from django.http import Http404, HttpRequest
 from django.utils import timezone
 from ninja import P, PathEx, QueryEx, Router, Schema, Status
 from ninja.errors import HttpError
+from pydantic import ConfigDict
 
-from meters.machine_http import BadRequest, read_records
-from meters.models import Meter, RejectedRecord, UsageEvent
+from meters.machine_http import ApiKeyAuth, BadRequest, read_records
+from meters.models import ApiKey, Meter, RejectedRecord, UsageEvent
 from meters.naming import normalize_api_name
-from meters.services import events_ingest, meter_create
+from meters.services import events_ingest, meter_create, meter_update
 from meters.validation import EPOCH
 
 # Objects are named by their id in paths: /meters/{id}.
@@ -125,6 +126,26 @@ def meter_add(request: HttpRequest, payload: MeterIn) -> Status[Meter]:
     "."), and a unique-count meter counts one of them; a broken rule is a 400
     naming its field."""
     return Status(201, meter_create(**payload.model_dump()))
+
+
+class MeterPatch(Schema):
+    # Any other field (api_name, meter_type, dimensions...) is refused by
+    # name rather than ignored: events and rates depend on those.
+    model_config = ConfigDict(extra="forbid")
+
+    label: str | None = None
+
+
+@router.patch("/meters/{id}", response=MeterOut, tags=["meters"], summary="Change a meter")
+def meter_change(request: HttpRequest, pk: ObjectId, payload: MeterPatch) -> Meter:
+    """Change the meter's `label` (the create rules apply; a broken one is a
+    400 on `label`). The API name, type and dimensions are fixed once the
+    meter exists, since events address it by them: sending one is a 422
+    naming the field."""
+    meter = get_meter(pk)
+    if payload.label is not None:
+        meter_update(meter=meter, label=payload.label)
+    return meter
 
 
 # /events
@@ -253,6 +274,7 @@ def _records(request: HttpRequest) -> list[object]:
     tags=["events"],
     openapi_extra=EVENTS_BODY,
     summary="Send usage events",
+    auth=ApiKeyAuth(scopes=(ApiKey.Scope.INGEST,)),
 )
 def event_send(request: HttpRequest) -> dict[str, Any]:
     """Send usage records (gzip or plain JSON). Each record is checked on its

@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from billing_site.audit import DOOR_INGEST, audit_created
 from customers.models import Customer
 from meters.event_store import insert_new, unique_in_batch
 from meters.meter_rules import check_meter
@@ -64,6 +65,27 @@ def meter_create(
             raise
         taken = meter.unique_error_message(Meter, ("api_name",))
         raise ValidationError({"api_name": taken}) from exc
+    return meter
+
+
+@transaction.atomic
+def meter_update(*, meter: Meter, label: str) -> Meter:
+    """Change the meter's label, held to the create rules (meters.meter_rules).
+
+    Only the label: events address the meter by its API name and carry its
+    dimensions, and rates and invoices read its type, so changing those would
+    reinterpret usage already stored. Raises ValidationError on `label`."""
+    fields, problems = check_meter(
+        label=label,
+        api_name=meter.api_name,
+        meter_type=meter.meter_type,
+        dimensions=list(meter.dimensions),
+        unique_dimension=meter.unique_dimension,
+    )
+    if "label" in problems:
+        raise ValidationError({"label": problems["label"]})
+    meter.label = fields.label
+    meter.save(update_fields=["label"])
     return meter
 
 
@@ -161,28 +183,55 @@ def events_ingest(
         _create_customers({e.customer_id for e in fresh} - known)
     result.accepted = insert_new(fresh, received_at=now)
     result.duplicates = len(valid) - result.accepted
-    _keep_rejections(records, result.rejected, meters, source)
+    _keep_rejections(
+        records,
+        result.rejected,
+        meters,
+        source,
+        default_meter=default,
+        default_customer_id=default_customer_id,
+    )
     return result
 
 
 def _create_customers(customer_ids: set[str]) -> None:
-    Customer.objects.bulk_create(
-        [
-            Customer(name=cid[:200], customer_id=cid, created_by_ingestion=True)
-            # Sorted, so concurrent requests lock the same rows in the same order.
-            for cid in sorted(customer_ids)
-        ],
-        ignore_conflicts=True,  # created meanwhile by another request: fine
-    )
+    if not customer_ids:
+        return
+    new = [
+        Customer(name=cid[:200], customer_id=cid, created_by_ingestion=True)
+        # Sorted, so concurrent requests lock the same rows in the same order.
+        for cid in sorted(customer_ids)
+    ]
+    # created meanwhile by another request: fine, and not ours to log.
+    Customer.objects.bulk_create(new, ignore_conflicts=True)
+    # bulk_create sends no signals and, ignoring conflicts, does not say which
+    # rows it inserted. Each object got its own created_at (auto_now_add, to
+    # the microsecond) before the insert: a stored row carrying that exact
+    # time is one this call inserted, not a concurrent request's.
+    stamped = {c.customer_id: c.created_at for c in new}
+    ids = sorted(stamped)
+    inserted: list[Customer] = []
+    for start in range(0, len(ids), LOOKUP_CHUNK):
+        rows = Customer.objects.filter(customer_id__in=ids[start : start + LOOKUP_CHUNK])
+        inserted += [c for c in rows if c.created_at == stamped[c.customer_id]]
+    audit_created(inserted, door=DOOR_INGEST)
 
 
 def _keep_rejections(
-    records: Sequence[object], rejected: list[Rejection], meters: dict[str, MeterInfo], source: str
+    records: Sequence[object],
+    rejected: list[Rejection],
+    meters: dict[str, MeterInfo],
+    source: str,
+    *,
+    default_meter: MeterInfo | None = None,
+    default_customer_id: str | None = None,
 ) -> None:
     """Keep each rejection as a RejectedRecord. Whatever was received, the row
     is storable: texts have NUL and lone surrogates replaced by U+FFFD and are
     cut to their columns, the record copy is made storable too
-    (validation.storable_copy), so keeping rejections never fails a request."""
+    (validation.storable_copy), so keeping rejections never fails a request.
+    A record without its own meterApiName or customerId (or one that was not
+    even readable) is listed under the meter and customer the upload picked."""
     if not rejected:
         return
     batch, received_at = uuid.uuid4().hex, timezone.now()
@@ -192,6 +241,10 @@ def _keep_rejections(
         record = raw if isinstance(raw, dict) else None
         name = record.get("meterApiName") if record else None
         customer = record.get("customerId") if record else None
+        if name in (None, "") and default_meter is not None:
+            name = default_meter.api_name
+        if customer in (None, "") and default_customer_id:
+            customer = default_customer_id
         meter = meters.get(normalize_api_name(name)) if isinstance(name, str) else None
         rows.append(
             RejectedRecord(

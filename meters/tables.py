@@ -7,6 +7,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from meters.models import Meter, UsageEvent
+from meters.templatetags.dimension_values import visible_spaces
 from pricing.money import format_quantity
 
 # An empty cell, shown the same way in every table.
@@ -57,4 +58,9 @@ class EventTable(tables.Table):
     def render_dimensions(self, value: dict[str, str]) -> str:
         if not value:
             return DASH
-        return format_html_join("", '<span class="pill">{}: {}</span>', sorted(value.items()))
+        # Doubled or edge spaces shown (visible_spaces): they make a different value.
+        return format_html_join(
+            "",
+            '<span class="pill dim">{}: {}</span>',
+            ((name, visible_spaces(v)) for name, v in sorted(value.items())),
+        )

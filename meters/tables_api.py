@@ -27,7 +27,7 @@ RECORD_KEYS = (
 )
 
 
-REVOKE_FORM = """{% if not record.revoked_at %}
+REVOKE_FORM = """{% if not record.revoked_at and perms.meters.change_apikey %}
 <form method="post" action="{% url 'meters:api_key_revoke' record.pk %}"
       hx-post="{% url 'meters:api_key_revoke' record.pk %}"
       hx-target="#api-keys" hx-swap="outerHTML"
@@ -41,6 +41,7 @@ will be refused (401) from now on. This cannot be undone.">
 class ApiKeyTable(tables.Table):
     name = tables.Column()
     prefix = tables.Column(verbose_name="Key", orderable=False)
+    scope = tables.Column()
     created_at = tables.DateTimeColumn(verbose_name="Created", format="Y-m-d H:i")
     last_used_at = tables.DateTimeColumn(
         verbose_name="Last used", format="Y-m-d H:i", default=NEVER
@@ -51,12 +52,18 @@ class ApiKeyTable(tables.Table):
 
     class Meta:
         model = ApiKey
-        fields = ["name", "prefix", "created_at", "last_used_at", "status", "actions"]
+        fields = ["name", "prefix", "scope", "created_at", "last_used_at", "status", "actions"]
         order_by = "-created_at"
         empty_text = "No API keys yet."
 
     def render_prefix(self, value: str) -> SafeString:
         return format_html("<code>{}…</code>", value)
+
+    def render_scope(self, record: ApiKey) -> SafeString:
+        # The short name, as the API's 403 names it; the page explains each above.
+        return format_html(
+            '<span class="pill" title="{}">{}</span>', record.get_scope_display(), record.scope
+        )
 
     def render_status(self, record: ApiKey) -> SafeString:
         if record.revoked_at is None:
@@ -67,9 +74,10 @@ class ApiKeyTable(tables.Table):
         )
 
 
-# Inline because app.css is shared: keep the time on one line, let the reason
-# breathe, and let long JSON wrap inside its cell instead of widening the page.
-NOWRAP = {"td": {"style": "white-space: nowrap"}}
+# Classes of app.css (no style attributes: the CSP refuses them): keep the time
+# on one line, let the reason breathe, and let long JSON wrap inside its cell
+# (anywhere, keeping its whitespace) instead of widening the page.
+NOWRAP = {"td": {"class": "nowrap"}}
 
 
 class RejectedRecordTable(tables.Table):
@@ -79,12 +87,12 @@ class RejectedRecordTable(tables.Table):
     meter = tables.Column(accessor="meter_api_name", verbose_name="Meter", orderable=False)
     customer_id = tables.Column(verbose_name="Customer ID", default=DASH)
     field = tables.Column(verbose_name="Field", default=DASH)
-    reason = tables.Column(orderable=False, attrs={"td": {"style": "min-width: 10rem"}})
+    reason = tables.Column(orderable=False, attrs={"td": {"class": "reason-cell"}})
     record = tables.Column(
         verbose_name="Record as received",
         orderable=False,
         default=DASH,
-        attrs={"td": {"style": "min-width: 15rem; overflow-wrap: break-word; font-size: .85rem"}},
+        attrs={"td": {"class": "record-cell"}},
     )
 
     class Meta:
@@ -127,4 +135,4 @@ class RejectedRecordTable(tables.Table):
             value = known | {k: v for k, v in sorted(value.items()) if k not in known}
         compact = json.dumps(value, ensure_ascii=False)  # one line; wraps at its spaces
         shown = compact if len(compact) <= RECORD_PREVIEW else compact[:RECORD_PREVIEW] + "…"
-        return format_html('<code title="{}">{}</code>', compact, shown)
+        return format_html('<code class="record-json" title="{}">{}</code>', compact, shown)

@@ -18,5 +18,6 @@ urlpatterns = [
     path("api-keys/<int:pk>/revoke/", api_key_views.api_key_revoke_view, name="api_key_revoke"),
     # /meters/<pk>/
     path("<int:pk>/", views.meter_detail, name="detail"),
+    path("<int:pk>/edit/", views.meter_edit, name="edit"),
     path("<int:pk>/events/upload/", views.event_upload, name="upload"),
 ]

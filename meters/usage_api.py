@@ -26,15 +26,16 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from django.db.models import Count, Max, Min, QuerySet, Sum
+from django.db.models import Aggregate, Count, QuerySet
 from django.db.models.fields.json import KeyTextTransform, KeyTransform
 from django.db.models.functions import Trunc
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 
 from meters.machine_http import BadRequest, json_number, machine_api, read_json
-from meters.models import Meter, UsageEvent
+from meters.models import ApiKey, Meter, UsageEvent
 from meters.naming import normalize_api_name
+from meters.sqlite_functions import ExactMax, ExactMin, ExactSum
 from meters.validation import EPOCH
 
 MAX_BATCH = 100  # queries in one /usage/batch request
@@ -263,14 +264,15 @@ TRUNC_KIND = {
 }
 
 
-def _aggregate(aggregation: Aggregation) -> Sum | Count | Min | Max:
+def _aggregate(aggregation: Aggregation) -> Aggregate:
+    # Exact on SQLite too (meters/sqlite_functions.py); plain SUM would add floats.
     if aggregation is Aggregation.SUM:
-        return Sum("value")
+        return ExactSum("value")
     if aggregation is Aggregation.COUNT:
         return Count("id")
     if aggregation is Aggregation.MIN:
-        return Min("value")
-    return Max("value")
+        return ExactMin("value")
+    return ExactMax("value")
 
 
 def grouped_rows(query: UsageQuery) -> list[dict[str, Any]]:
@@ -391,13 +393,13 @@ def _metadata(query: UsageQuery) -> dict[str, object]:
 # --- the endpoints ---------------------------------------------------------------
 
 
-@machine_api("POST")
+@machine_api("POST", scope=ApiKey.Scope.READ)
 def usage(request: HttpRequest) -> HttpResponse:
     query = parse_query(read_json(request), now=timezone.now())
     return JsonResponse(usage_report(query))
 
 
-@machine_api("POST")
+@machine_api("POST", scope=ApiKey.Scope.READ)
 def usage_batch(request: HttpRequest) -> HttpResponse:
     document = read_json(request)
     if not isinstance(document, list):
@@ -409,7 +411,7 @@ def usage_batch(request: HttpRequest) -> HttpResponse:
     return JsonResponse([usage_report(query) for query in queries], safe=False)
 
 
-@machine_api("GET")
+@machine_api("GET", scope=ApiKey.Scope.READ)
 def usage_all(request: HttpRequest) -> HttpResponse:
     """One report per meter, each with the meter's own aggregation; the
     parameters are the query string's (startTimeInSeconds, endTimeInSeconds,

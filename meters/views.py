@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
+from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
@@ -11,10 +11,10 @@ from django.views.decorators.vary import vary_on_headers
 from django_tables2 import LazyPaginator, RequestConfig
 
 from billing_site.htmx import page_or_partial, redirect_after_write
-from meters.forms import TYPE_DESCRIPTIONS, EventUploadForm, MeterForm
+from meters.forms import TYPE_DESCRIPTIONS, EventUploadForm, MeterEditForm, MeterForm
 from meters.models import Meter
 from meters.records import DocumentError, decode, parse_document, upload_keys
-from meters.services import events_ingest, meter_create
+from meters.services import events_ingest, meter_create, meter_update
 from meters.tables import EventTable, MeterTable
 
 
@@ -23,7 +23,7 @@ def _get_meter(pk: int) -> Meter:
 
 
 @require_GET
-@login_required
+@permission_required("meters.view_meter", raise_exception=True)
 @vary_on_headers("HX-Request")
 def meter_list(request: HttpRequest) -> HttpResponse:
     table = MeterTable(Meter.objects.all())
@@ -33,7 +33,7 @@ def meter_list(request: HttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-@login_required
+@permission_required("meters.add_meter", raise_exception=True)
 @vary_on_headers("HX-Request")
 def meter_create_view(request: HttpRequest) -> HttpResponse:
     form = MeterForm(request.POST or None)
@@ -52,10 +52,29 @@ def meter_create_view(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
-@login_required
+@permission_required("meters.add_meter", raise_exception=True)
 def dimension_row(request: HttpRequest) -> HttpResponse:
     """One empty dimension row, appended in place by the create form."""
     return render(request, "meters/create.html#dimension-row", {"value": ""})
+
+
+@require_http_methods(["GET", "POST"])
+@permission_required("meters.change_meter", raise_exception=True)
+@vary_on_headers("HX-Request")
+def meter_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    """Change a meter's label; the rest is shown, fixed (meters.services.meter_update)."""
+    meter = _get_meter(pk)
+    form = MeterEditForm(request.POST or None, initial={"label": meter.label})
+    if request.method == "POST" and form.is_valid():
+        try:
+            meter_update(meter=meter, label=form.cleaned_data["label"])
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, f"Meter “{meter.label}” saved.")
+            return redirect_after_write(request, meter.get_absolute_url())
+    template = page_or_partial(request, "meters/edit.html", "meter-edit-form")
+    return render(request, template, {"meter": meter, "form": form})
 
 
 def _event_table(request: HttpRequest, meter: Meter) -> EventTable:
@@ -67,7 +86,7 @@ def _event_table(request: HttpRequest, meter: Meter) -> EventTable:
 
 
 @require_GET
-@login_required
+@permission_required("meters.view_meter", raise_exception=True)
 @vary_on_headers("HX-Request")
 def meter_detail(request: HttpRequest, pk: int) -> HttpResponse:
     meter = _get_meter(pk)
@@ -79,7 +98,7 @@ def meter_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-@login_required
+@permission_required("meters.add_usageevent", raise_exception=True)
 @vary_on_headers("HX-Request")
 def event_upload(request: HttpRequest, pk: int) -> HttpResponse:
     """Ingest pasted or uploaded records; answer with the upload report and the

@@ -12,6 +12,7 @@ a single price cannot be deleted (a matrix row is part of its rate).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from decimal import Decimal
 from typing import Any
 
 from django.contrib import admin
@@ -20,8 +21,9 @@ from django.http import HttpRequest
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
+from meters.naming import describe_dimensions
 from pricing.models import Plan, PriceCell, Rate
-from pricing.money import format_unit_price
+from pricing.money import format_quantity, format_unit_price
 from pricing.selectors import cell_price
 from pricing.services import rate_delete
 
@@ -93,7 +95,15 @@ class PlanAdmin(ReadOnlyAdmin[Plan]):
 
 
 def _combination(cell: PriceCell) -> str:
-    return " · ".join(cell.dimension_values) or "all usage"
+    """`model: model a, type: input`, not the escaped dimension_key."""
+    values = dict(zip(cell.rate.dimensions, cell.dimension_values, strict=False))
+    return describe_dimensions(values) or "all usage"
+
+
+def _amount(value: Decimal | None, currency: str) -> str:
+    """A stored price or fee as the plan page writes it (`$0.000002`, not
+    `0.000002000000000`)."""
+    return "—" if value is None else format_unit_price(value, currency)
 
 
 def _price(cell: PriceCell) -> str:
@@ -147,12 +157,12 @@ class RateAdmin(ReadOnlyAdmin[Rate]):
         "meter",
         "rate_model",
         "dimensions",
-        "minimum_charge",
-        "base_fee",
+        "minimum",
+        "fee",
         "created_at",
         "edit_in_app",
     ]
-    readonly_fields = ["edit_in_app"]
+    readonly_fields = ["minimum", "fee", "edit_in_app"]
     inlines = [PriceCellInline]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Rate]:
@@ -184,6 +194,14 @@ class RateAdmin(ReadOnlyAdmin[Rate]):
         count: int = rate.cell_count  # type: ignore[attr-defined]
         return count
 
+    @admin.display(description="Minimum charge")
+    def minimum(self, rate: Rate) -> str:
+        return _amount(rate.minimum_charge, rate.plan.currency)
+
+    @admin.display(description="Base fee")
+    def fee(self, rate: Rate) -> str:
+        return _amount(rate.base_fee, rate.plan.currency)
+
     @admin.display(description="Edit")
     def edit_in_app(self, rate: Rate) -> SafeString:
         return _edit_link(rate.plan)
@@ -191,7 +209,7 @@ class RateAdmin(ReadOnlyAdmin[Rate]):
 
 @admin.register(PriceCell)
 class PriceCellAdmin(ReadOnlyAdmin[PriceCell]):
-    list_display = ["rate", "combination", "price", "dimension_key"]
+    list_display = ["rate", "combination", "price"]
     list_filter = ["rate__plan", "rate__meter"]
     search_fields = ["dimension_key", "rate__meter__label", "rate__plan__name"]
     list_select_related = ["rate__plan", "rate__meter"]
@@ -200,13 +218,12 @@ class PriceCellAdmin(ReadOnlyAdmin[PriceCell]):
         "combination",
         "price",
         "price_model",
-        "unit_price",
+        "unit",
         "tiers",
-        "free_units",
-        "dimension_key",
+        "free",
         "edit_in_app",
     ]
-    readonly_fields = ["combination", "price", "edit_in_app"]
+    readonly_fields = ["combination", "price", "unit", "free", "edit_in_app"]
 
     def has_delete_permission(self, request: HttpRequest, obj: PriceCell | None = None) -> bool:
         # A matrix row belongs to its rate: delete or re-create the whole rate.
@@ -219,6 +236,14 @@ class PriceCellAdmin(ReadOnlyAdmin[PriceCell]):
     @admin.display(description="Price", ordering="unit_price")
     def price(self, cell: PriceCell) -> str:
         return _price(cell)
+
+    @admin.display(description="Unit price")
+    def unit(self, cell: PriceCell) -> str:
+        return _amount(cell.unit_price, cell.rate.plan.currency)
+
+    @admin.display(description="Free units")
+    def free(self, cell: PriceCell) -> str:
+        return format_quantity(cell.free_units)
 
     @admin.display(description="Edit")
     def edit_in_app(self, cell: PriceCell) -> SafeString:

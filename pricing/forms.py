@@ -29,7 +29,7 @@ from pricing.rate_forms import (
     read_rows,
     storage_problems,
 )
-from pricing.schema import MAX_TEXT, Problem, RateDraft, read_rate
+from pricing.schema import MAX_NAME, MAX_TEXT, Problem, RateDraft, read_rate
 from pricing.services import plan_name_is_taken, plan_name_taken
 
 DIMENSIONS = Rate.RateModel.DIMENSIONS
@@ -60,6 +60,17 @@ class PlanForm(forms.ModelForm[Plan]):
         # with one message. Django's own check would answer a plan created
         # between the two with its generic wording.
         return
+
+
+class PlanRenameForm(forms.Form):
+    """The plan's name; pricing.services.plan_rename checks it by plan_create's
+    rules."""
+
+    name = forms.CharField(
+        required=False,
+        help_text=PlanForm.Meta.help_texts["name"],
+        widget=forms.TextInput(attrs={"maxlength": MAX_NAME, "autofocus": True}),
+    )
 
 
 RATE_MODEL_HELP = {

@@ -16,7 +16,7 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
+from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import ValidationError
 from django.db import DataError, transaction
 from django.http import HttpRequest, HttpResponse
@@ -174,7 +174,7 @@ class PlanImportForm(forms.Form):
 
 
 @require_http_methods(["GET", "POST"])
-@login_required
+@permission_required("pricing.add_plan", raise_exception=True)
 @vary_on_headers("HX-Request")
 def plan_import_view(request: HttpRequest) -> HttpResponse:
     """Upload or paste a plan document; every problem in it is listed and
@@ -204,7 +204,7 @@ def plan_import_view(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
-@login_required
+@permission_required("pricing.view_plan", raise_exception=True)
 def plan_export_view(request: HttpRequest, pk: int) -> HttpResponse:
     plan = get_object_or_404(Plan, pk=pk)
     response = HttpResponse(plan_json(plan), content_type="application/json; charset=utf-8")

@@ -220,6 +220,17 @@ class PriceEditor:
         return self.model == PriceCell.PriceModel.PACKAGE
 
     @property
+    def tier_rows(self) -> list[TierRow]:
+        """The tier inputs to draw. Every model's inputs are on the page (those of
+        other models hidden), so a price never loses what was typed when its
+        model changes and changes back; an editor with no tiers yet offers two."""
+        if self.tiers:
+            return self.tiers
+        blank = [TierRow(), TierRow()]
+        blank[1].start = number_text("")
+        return blank
+
+    @property
     def is_blank(self) -> bool:
         typed = [self.unit_price, self.free_units, self.package_size, self.package_price]
         return not any(typed) and all(t.is_blank for t in self.tiers)

@@ -12,13 +12,14 @@ from typing import Any
 
 from django.http import Http404, HttpRequest
 from ninja import Body, Field, P, PathEx, Router, Schema, Status
+from pydantic import ConfigDict
 
 from meters.models import Meter
 from pricing.models import Plan, Rate
 from pricing.plan_files import check_plan, known_meters
 from pricing.schema import SCHEMA, Problem, Problems, plan_to_dict, rate_to_dict, read_rate
 from pricing.selectors import plan_draft, rate_draft
-from pricing.services import plan_import, rate_delete, rate_save
+from pricing.services import plan_import, plan_rename, rate_delete, rate_save
 
 # Objects are named by their id in paths: /customers/{id}.
 ObjectId = PathEx[int, P(alias="id")]
@@ -120,6 +121,26 @@ def plan_add(request: HttpRequest, payload: PlanIn) -> Status[dict[str, Any]]:
     # A taken name (even by a request at the same moment) is a 400 on `name`.
     plan = plan_import(draft=draft)
     return Status(201, _plan_json(plan))
+
+
+class PlanPatch(Schema):
+    # The billing period and currency (and anything else) are refused by name
+    # rather than ignored: invoices and prices depend on them.
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = None
+
+
+@router.patch("/plans/{id}", response=PlanOut, by_alias=True, summary="Rename a plan")
+def plan_change(request: HttpRequest, pk: ObjectId, payload: PlanPatch) -> dict[str, Any]:
+    """Change the plan's `name` (stripped; not another plan's, ignoring case:
+    a 400 on `name`). The billing period and currency are fixed, since the
+    plan's prices and its customers' periods depend on them: sending one is
+    a 422 naming the field."""
+    plan = get_plan(pk)
+    if payload.name is not None:
+        plan_rename(plan=plan, name=payload.name)
+    return _plan_json(plan)
 
 
 # /plans/<id>/rates

@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Func, IntegerField, Sum
 
+from billing_site.audit import audit_created
 from meters.models import Meter
 from meters.naming import dimension_key
 from pricing.models import Plan, PriceCell, Rate
@@ -47,6 +48,34 @@ def plan_create(*, name: str, billing_period: str, currency: str) -> Plan:
             plan.save()
     except IntegrityError as exc:
         if not plan_name_is_taken(name):
+            raise
+        raise ValidationError({"name": plan_name_taken(name)}) from exc
+    return plan
+
+
+@transaction.atomic
+def plan_rename(*, plan: Plan, name: str) -> Plan:
+    """Rename the plan, held to plan_create's rules: a name (stripped) within
+    the column, not taken by another plan ignoring case, whether the check or
+    the unique constraint (a concurrent request) finds it. ValidationError on
+    `name`.
+
+    Only the name: the billing period and currency shape every invoice of the
+    customers on the plan and every price of its rates."""
+    name = name.strip()
+    try:
+        Plan._meta.get_field("name").clean(name, plan)  # required, max length
+    except ValidationError as exc:
+        raise ValidationError({"name": exc.messages}) from exc
+    if plan_name_is_taken(name, other_than=plan.pk):
+        raise ValidationError({"name": plan_name_taken(name)})
+    stored, plan.name = plan.name, name
+    try:
+        with transaction.atomic():
+            plan.save(update_fields=["name"])
+    except IntegrityError as exc:
+        plan.name = stored  # the caller's plan still reads as the database does
+        if not plan_name_is_taken(name, other_than=plan.pk):
             raise
         raise ValidationError({"name": plan_name_taken(name)}) from exc
     return plan
@@ -128,6 +157,7 @@ def rate_save(*, plan: Plan, meter: Meter, draft: RateDraft) -> Rate:
         default = _cell_fields(draft.default_price)
         cells.append(PriceCell(rate=rate, is_default=True, dimension_key="*", **default))
     PriceCell.objects.bulk_create(cells)
+    audit_created(cells)  # bulk_create sends no signals
     return rate
 
 

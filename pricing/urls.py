@@ -13,6 +13,7 @@ urlpatterns = [
     path("import/", plan_files.plan_import_view, name="import"),
     # /pricing/<pk>/
     path("<int:pk>/", views.plan_detail, name="detail"),
+    path("<int:pk>/edit/", views.plan_edit, name="edit"),
     path("<int:pk>/export.json", plan_files.plan_export_view, name="export"),
     path("<int:pk>/rates/new/", views.rate_add, name="add_rate"),
     path("<int:pk>/rates/new/matrix-row/", views.matrix_row, name="matrix_row"),

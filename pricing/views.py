@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
+from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Prefetch
 from django.http import HttpRequest, HttpResponse
@@ -15,14 +15,14 @@ from django_tables2 import RequestConfig
 
 from billing_site.htmx import page_or_partial, redirect_after_write
 from meters.models import Meter
-from pricing.forms import PlanForm, RateForm, rate_added_message
+from pricing.forms import PlanForm, PlanRenameForm, RateForm, rate_added_message
 from pricing.models import Plan, PriceCell, Rate
 from pricing.preview import rate_definition
 from pricing.preview_form import preview_panel
 from pricing.rate_forms import MatrixRow, friendly
 from pricing.schema import Problems
 from pricing.selectors import rate_draft
-from pricing.services import plan_create, rate_delete, rate_save
+from pricing.services import plan_create, plan_rename, rate_delete, rate_save
 from pricing.tables import PlanTable
 
 
@@ -31,7 +31,7 @@ def _get_plan(pk: int) -> Plan:
 
 
 @require_GET
-@login_required
+@permission_required("pricing.view_plan", raise_exception=True)
 @vary_on_headers("HX-Request")
 def plan_list(request: HttpRequest) -> HttpResponse:
     table = PlanTable(Plan.objects.annotate(rate_count=Count("rates")))
@@ -41,7 +41,7 @@ def plan_list(request: HttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-@login_required
+@permission_required("pricing.add_plan", raise_exception=True)
 @vary_on_headers("HX-Request")
 def plan_create_view(request: HttpRequest) -> HttpResponse:
     form = PlanForm(request.POST or None)
@@ -58,7 +58,7 @@ def plan_create_view(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
-@login_required
+@permission_required("pricing.view_plan", raise_exception=True)
 @vary_on_headers("HX-Request")
 def plan_detail(request: HttpRequest, pk: int) -> HttpResponse:
     plan = _get_plan(pk)
@@ -76,7 +76,26 @@ def plan_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-@login_required
+@permission_required("pricing.change_plan", raise_exception=True)
+@vary_on_headers("HX-Request")
+def plan_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    """Rename a plan; its period and currency stay (pricing.services.plan_rename)."""
+    plan = _get_plan(pk)
+    form = PlanRenameForm(request.POST or None, initial={"name": plan.name})
+    if request.method == "POST" and form.is_valid():
+        try:
+            plan_rename(plan=plan, name=form.cleaned_data["name"])
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, f"Pricing plan “{plan.name}” saved.")
+            return redirect_after_write(request, plan.get_absolute_url())
+    template = page_or_partial(request, "pricing/edit.html", "plan-edit-form")
+    return render(request, template, {"plan": plan, "form": form})
+
+
+@require_http_methods(["GET", "POST"])
+@permission_required("pricing.add_rate", raise_exception=True)
 @vary_on_headers("HX-Request")
 def rate_add(request: HttpRequest, pk: int) -> HttpResponse:
     """The add-rate form. A POST carrying `refresh`, `add_row` or `add_tier`
@@ -119,7 +138,7 @@ def _rate_preview(request: HttpRequest, plan: Plan) -> HttpResponse:
 
 
 @require_GET
-@login_required
+@permission_required("pricing.add_rate", raise_exception=True)
 def matrix_row(request: HttpRequest, pk: int) -> HttpResponse:
     """One empty pricing-matrix row, appended in place by "+ Add row"."""
     plan = _get_plan(pk)
@@ -132,7 +151,7 @@ def matrix_row(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-@login_required
+@permission_required("pricing.delete_rate", raise_exception=True)
 def rate_delete_view(request: HttpRequest, pk: int, rate_pk: int) -> HttpResponse:
     plan = _get_plan(pk)
     rate = get_object_or_404(Rate.objects.select_related("meter"), pk=rate_pk, plan=plan)

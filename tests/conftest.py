@@ -5,6 +5,7 @@ from __future__ import annotations
 import decimal
 
 import pytest
+from django.core.cache import cache
 
 
 @pytest.fixture(autouse=True)
@@ -16,3 +17,9 @@ def _float_operations_trap() -> None:
 @pytest.fixture(autouse=True)
 def _fast_password_hasher(settings) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache() -> None:
+    # The cache counts wrong API keys per address; each test starts with none.
+    cache.clear()

@@ -1,6 +1,6 @@
 """Helpers shared by the view tests: reading what a page shows the way a
 person would (an element by id, the errors next to a field, table rows as
-text), and the permission check every page gets."""
+text), users holding each role, and the permission check every page gets."""
 
 from __future__ import annotations
 
@@ -8,9 +8,11 @@ import html as html_lib
 import re
 from typing import TYPE_CHECKING
 
+from django.contrib.auth.models import Group, User
 from django.test import Client
 from django.urls import reverse
 
+from billing_site.roles import ADMIN, roles_sync
 from tests.factories import UserFactory
 
 if TYPE_CHECKING:
@@ -23,9 +25,20 @@ _TAG = re.compile(r"<[^>]+>")
 _SPACE = re.compile(r"\s+")
 
 
-def login(client: Client) -> Client:
-    """Log `client` in as a plain (non-staff) billing user."""
-    client.force_login(UserFactory.create())
+def user_with_role(role: str | None = ADMIN) -> User:
+    """A new active, non-staff user holding `role` (None: no role at all)."""
+    user = UserFactory.create()
+    if role is not None:
+        if not Group.objects.filter(name=role).exists():
+            roles_sync()  # a live_server test's flushed database has no groups
+        user.groups.add(Group.objects.get(name=role))
+    return user
+
+
+def login(client: Client, role: str | None = ADMIN) -> Client:
+    """Log `client` in as a new non-staff user holding `role` (default: the
+    Admin role, which may do everything on the pages)."""
+    client.force_login(user_with_role(role))
     return client
 
 

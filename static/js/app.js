@@ -72,3 +72,56 @@ document.addEventListener("click", (event) => {
     });
   }
 }, true);
+// 5. A field that means something for one choice only (the meter form's
+//    unique dimension, for a unique-count meter) is hidden for the others.
+//    Its wrapper names the controlling field: data-shown-for, data-shown-value.
+function refreshShownFor() {
+  document.querySelectorAll("[data-shown-for]").forEach((wrapper) => {
+    const form = wrapper.closest("form");
+    const control = form && form.elements.namedItem(wrapper.dataset.shownFor);
+    if (control) {
+      wrapper.hidden = control.value !== wrapper.dataset.shownValue;
+    }
+  });
+}
+document.addEventListener("change", refreshShownFor);
+document.addEventListener("htmx:load", refreshShownFor);
+document.addEventListener("DOMContentLoaded", refreshShownFor);
+// 6. Rate editor: a price's model select shows the inputs of the chosen model
+//    and hides the others (data-price-models lists the models an element is
+//    for). Every model's inputs stay in the form, so switching to tiers and
+//    back keeps the price typed, and no request replaces what is being typed.
+function showPriceModel(select) {
+  const scope = select.closest("[data-price-scope]");
+  if (!scope) {
+    return;
+  }
+  scope.querySelectorAll("[data-price-models]").forEach((element) => {
+    if (element.closest("[data-price-scope]") === scope) {
+      element.hidden = !element.dataset.priceModels.split(" ").includes(select.value);
+    }
+  });
+  refreshTiers();
+}
+document.addEventListener("change", (event) => {
+  if (event.target.matches("select[data-price-model]")) {
+    showPriceModel(event.target);
+  }
+});
+// 7. The rate editor's live preview (#preview-result) listens for these two
+//    events rather than for filtered htmx triggers, which the CSP would refuse
+//    (htmx evaluates trigger filters as code: no 'unsafe-eval'). Typing in a
+//    text input asks for a preview after a pause; any other change asks at
+//    once, except a choice that re-renders the whole form (data-refresh).
+document.addEventListener("input", (event) => {
+  const form = event.target.closest && event.target.closest("#rate-form");
+  if (form && event.target.type === "text") {
+    form.dispatchEvent(new CustomEvent("preview-typed"));
+  }
+});
+document.addEventListener("change", (event) => {
+  const form = event.target.closest && event.target.closest("#rate-form");
+  if (form && event.target.type !== "text" && !event.target.closest("[data-refresh]")) {
+    form.dispatchEvent(new CustomEvent("preview-changed"));
+  }
+});

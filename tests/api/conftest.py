@@ -12,6 +12,7 @@ from django.test import Client
 from time_machine import TimeMachineFixture
 
 from meters.api_keys import api_key_create
+from meters.models import ApiKey
 from tests.factories import Guide, guide_setup
 
 if TYPE_CHECKING:
@@ -57,7 +58,8 @@ def now(time_machine: TimeMachineFixture) -> datetime:
 
 @pytest.fixture
 def api_key(db: None) -> str:
-    _, raw = api_key_create(name="api tests")
+    # Full: these tests use every operation; the scopes have their own tests.
+    _, raw = api_key_create(name="api tests", scope=ApiKey.Scope.FULL)
     return raw
 
 

@@ -263,7 +263,7 @@ def test_every_operation_needs_a_key_and_documents_the_error_shape() -> None:
     document = Client().get("/api/v1/openapi.json").json()
 
     operations = [op for ops in document["paths"].values() for op in ops.values()]
-    assert len(operations) == 18
+    assert len(operations) == 21
     for operation in operations:
         assert operation["security"] == [{"ApiKeyAuth": []}], operation["operationId"]
         error = operation["responses"]["default"]["content"]["application/json"]["schema"]

@@ -28,9 +28,13 @@ HTMX_BUSY = ".htmx-request, .htmx-swapping, .htmx-settling, .htmx-added"
 def settle(page, debounce_ms: int = 0) -> None:  # type: ignore[no-untyped-def]
     """Wait until HTMX is idle: no request in flight, none waiting out its
     trigger delay (`debounce_ms`), no swap settling."""
+    from playwright.sync_api import expect
+
     if debounce_ms:
         page.wait_for_timeout(debounce_ms)
-    page.wait_for_function(f"!document.querySelector({HTMX_BUSY!r})")
+    # A locator, not wait_for_function: that evaluates a string in the page,
+    # which the Content-Security-Policy (no 'unsafe-eval') refuses.
+    expect(page.locator(HTMX_BUSY)).to_have_count(0)
 
 
 def chromium_path() -> str | None:

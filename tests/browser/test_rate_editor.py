@@ -106,3 +106,60 @@ def test_graduated_rate_with_a_live_preview(page, artifacts: Path) -> None:
     ]
     page.screenshot(path=artifacts / "rate-editor-saved.png", full_page=True)
     assert Decimal(rate.cells.get().tiers[0]["unit_price"]) == Decimal(5)
+
+
+def test_changing_a_rows_price_model_keeps_every_price_typed(page, artifacts: Path) -> None:
+    meter_create(
+        label="LLM tokens", api_name="llm-tokens", meter_type="count", dimensions=["model"]
+    )
+    plan = plan_create(name="Matrix plan", billing_period="monthly", currency="USD")
+    log_in(page)
+    page.goto(plan.get_absolute_url())
+    page.get_by_role("link", name="Add rate").first.click()
+    page.locator("input[name=rate_model][value=dimensions]").check()
+    settle(page)
+    page.get_by_role("button", name="+ Add row").click()
+    rows = page.locator("#matrix-rows .matrix-row")
+    rows.nth(1).wait_for()
+    settle(page)
+    first, second = rows.nth(0), rows.nth(1)
+    first.get_by_label("model", exact=True).fill("model a")
+    first.get_by_label("Price per unit").fill("0.5")
+    second.get_by_label("model", exact=True).fill("model b")
+
+    # Row 2 goes to tiers while row 1's free units are still being typed.
+    second.get_by_label("Price model").select_option("graduated")
+    first.get_by_label("Free units").fill("100")
+    second.get_by_label("Unit price (tier 1)").fill("2")
+    second.get_by_label("Up to (tier 1)").fill("10")
+    second.get_by_label("Unit price (tier 2)").fill("1")
+    settle(page)
+    assert first.get_by_label("Price per unit").input_value() == "0.5"
+    assert first.get_by_label("Free units").input_value() == "100"
+    assert second.get_by_text("Tiers below").is_visible()
+    assert not second.get_by_label("Price per unit").is_visible()
+
+    # Row 1 to tiers and back: its price is still there.
+    first.get_by_label("Price model").select_option("graduated")
+    assert first.get_by_label("Up to (tier 1)").is_visible()
+    assert not first.get_by_label("Price per unit").is_visible()
+    first.get_by_label("Price model").select_option("per_unit")
+    assert first.get_by_label("Price per unit").is_visible()
+    assert first.get_by_label("Price per unit").input_value() == "0.5"
+    assert not first.get_by_label("Up to (tier 1)").is_visible()
+    settle(page)
+    page.screenshot(path=artifacts / "rate-editor-row-models.png", full_page=True)
+
+    page.get_by_role("button", name="Save rate").click()
+    page.get_by_text("Rate added").wait_for()
+    cells = {c.dimension_key: c for c in Rate.objects.get().cells.all()}
+    assert (cells["model=model%20a"].price_model, cells["model=model%20a"].unit_price) == (
+        "per_unit",
+        Decimal("0.5"),
+    )
+    assert cells["model=model%20a"].free_units == Decimal(100)
+    assert cells["model=model%20b"].price_model == "graduated"
+    assert [(t["up_to"], t["unit_price"]) for t in cells["model=model%20b"].tiers] == [
+        ("10", "2"),
+        (None, "1"),
+    ]

@@ -17,6 +17,7 @@ from customers.models import Customer
 from customers.services import customer_replace
 from meters.api_keys import api_key_create, api_key_revoke
 from meters.machine_http import BadRequest
+from meters.models import ApiKey
 from meters.services import events_ingest
 from tests.factories import CustomerFactory, MeterFactory
 
@@ -127,11 +128,13 @@ def test_get_a_missing_customer_is_200_and_empty(api: Client) -> None:
     assert response.json() == {}
 
 
-def test_get_without_an_id_lists_everyone(api: Client) -> None:
+def test_get_without_an_id_lists_everyone(client: Client) -> None:
     CustomerFactory.create(customer_id="zeta", name="Zeta")
     CustomerFactory.create(customer_id="alpha", name="Alpha")
+    # Listing every customer is a read, beyond an ingest key (tests/meters/test_api_key_scopes.py).
+    _, raw = api_key_create(name="reader", scope=ApiKey.Scope.READ)
 
-    response = api.get(CUSTOMERS)
+    response = client.get(CUSTOMERS, headers={"X-API-KEY": raw})
 
     assert response.status_code == 200
     assert [c["customerId"] for c in response.json()] == ["alpha", "zeta"]

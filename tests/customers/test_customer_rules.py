@@ -15,6 +15,7 @@ from django.urls import reverse
 from customers.customer_rules import MAX_CUSTOMER_ID, customer_id_problem
 from customers.models import Customer
 from meters.api_keys import api_key_create
+from meters.models import ApiKey
 from tests.fixtures import field_errors, page
 
 pytestmark = pytest.mark.django_db
@@ -34,7 +35,7 @@ def ui(client: Client, customer_id: str, name: str) -> tuple[str, str]:
 
 
 def native_api(client: Client, customer_id: str, name: str) -> tuple[str, str]:
-    key = api_key_create(name="rules")[1]
+    key = api_key_create(name="rules", scope=ApiKey.Scope.FULL)[1]
     response = client.post(
         "/api/v1/customers",
         json.dumps({"name": name, "customer_id": customer_id}),
@@ -47,7 +48,7 @@ def native_api(client: Client, customer_id: str, name: str) -> tuple[str, str]:
 
 
 def amberflo_api(client: Client, customer_id: str, name: str) -> tuple[str, str]:
-    key = api_key_create(name="rules")[1]
+    key = api_key_create(name="rules", scope=ApiKey.Scope.FULL)[1]
     response = client.post(
         "/amberflo/customers/",
         json.dumps({"customerId": customer_id, "customerName": name}),
@@ -131,7 +132,7 @@ def test_every_door_refuses_a_taken_customer_id_on_the_id(admin_client: Client, 
 
 def test_the_page_and_the_native_api_store_the_id_stripped(admin_client: Client) -> None:
     admin_client.post(reverse("customers:create"), {"name": "Acme", "customer_id": "  acme  "})
-    key = api_key_create(name="rules")[1]
+    key = api_key_create(name="rules", scope=ApiKey.Scope.FULL)[1]
     admin_client.post(
         "/api/v1/customers",
         json.dumps({"name": " Beta ", "customer_id": " beta\t"}),

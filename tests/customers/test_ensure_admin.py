@@ -8,11 +8,14 @@ from pathlib import Path
 import pytest
 from django.contrib.auth import authenticate, get_user_model
 from django.core.management import CommandError, call_command
+from django.test import RequestFactory
 
 from customers import demo
 
 pytestmark = pytest.mark.django_db
 
+# django-axes checks every login against its lockouts, which needs the request.
+LOGIN_REQUEST = RequestFactory().post("/login/")
 LOGIN_LINE = re.compile(
     r"^Log in at http://127\.0\.0\.1:8000/ with username (\S+) and password (\S+)$", re.M
 )
@@ -43,7 +46,7 @@ def printed_password(output: str) -> str:
 def test_first_run_creates_a_superuser_whose_printed_password_logs_in(password_file: Path) -> None:
     password = printed_password(run())
 
-    user = authenticate(username="admin", password=password)
+    user = authenticate(LOGIN_REQUEST, username="admin", password=password)
     assert user is not None
     assert user.is_superuser and user.is_staff
     assert password_file.read_text().strip() == password
@@ -99,7 +102,7 @@ def test_given_password_is_used_and_never_written(
 
     output = run("--username", "root")
 
-    assert authenticate(username="root", password="correct horse battery") is not None
+    assert authenticate(LOGIN_REQUEST, username="root", password="correct horse battery")
     assert "with username root and the password you gave" in output
     assert "correct horse battery" not in output
     assert not password_file.exists()

@@ -6,8 +6,11 @@ from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.test import Client
 
-from customers.demo import guide_seed
+from billing_site.roles import ROLES
+from billing_site.services import role_of
+from customers.demo import DEMO_USERS, demo_password, guide_seed
 from customers.models import Customer, PlanAssignment
 from customers.services import customer_create, plan_assign
 from meters.models import Meter, UsageEvent
@@ -185,3 +188,17 @@ def test_a_run_in_a_later_month_shows_the_guides_invoice_for_that_month() -> Non
     assert april.invoice is not None
     assert april.invoice.total == Decimal("0.14")
     assert UsageEvent.objects.count() == 8
+
+
+def test_seed_creates_one_demo_user_per_role_and_prints_their_logins(client: Client) -> None:
+    output = run_command()
+
+    assert [role for _, role in DEMO_USERS] == list(ROLES)
+    for username, role in DEMO_USERS:
+        password = demo_password(username)
+        assert f"Demo login ({role}): username {username}, password {password}" in output
+        response = client.post("/login/", {"username": username, "password": password})
+        assert response.status_code == 302, username
+        assert role_of(response.wsgi_request.user) == role
+        client.logout()
+    assert "Created" not in run_command()

@@ -42,7 +42,8 @@ def test_lists_show_dimensions_readably(admin_client: Client) -> None:
     events = admin_client.get(reverse("admin:meters_usageevent_changelist"))
 
     assert "model, type" in meters.content.decode()
-    assert "model=model a, type=input" in events.content.decode()
+    assert "model: model a, type: input" in events.content.decode()
+    assert "model%20a" not in events.content.decode()
 
 
 def test_meter_search_matches_label_and_api_name(admin_client: Client) -> None:
@@ -115,3 +116,17 @@ def test_events_cannot_be_added_changed_or_deleted(admin_client: Client) -> None
     event.refresh_from_db()
     assert event.customer_id == "test-customer"
     assert 'name="customer_id"' not in admin_client.get(change).content.decode()
+
+
+def test_event_values_and_dimensions_read_as_a_person_writes_them(admin_client: Client) -> None:
+    event = UsageEvent.objects.get(unique_id="guide-llm-a-input-2025-03")
+    changelist = admin_client.get(reverse("admin:meters_usageevent_changelist")).content.decode()
+    change = admin_client.get(
+        reverse("admin:meters_usageevent_change", args=[event.pk])
+    ).content.decode()
+
+    for html in (changelist, change):
+        assert "model: model a, type: input" in html
+        assert "model=model%20a" not in html
+        assert ".000000000" not in html
+    assert '<td class="field-quantity">1,000</td>' in changelist

@@ -31,7 +31,7 @@ from metering.usage import (
 from customers.models import Customer
 from invoices.builder import Invoice, build_invoice, current_period
 from meters.api_keys import api_key_create
-from meters.models import UsageEvent
+from meters.models import ApiKey, UsageEvent
 from tests.factories import CUSTOMER_ID, Guide, guide_records, guide_setup, millis
 
 GUIDE_LINES = {
@@ -72,7 +72,16 @@ def _recorded(init: Callable[..., None], opened: list[Any]) -> Callable[..., Non
 
 @pytest.fixture
 def api_key(tally: str) -> str:
+    """A key as created by default: scope ingest, all the SDK needs to send
+    usage and add or update customers."""
     _key, raw = api_key_create(name="amberflo sdk")
+    return raw
+
+
+@pytest.fixture
+def read_key(tally: str) -> str:
+    """For the SDK's reads beyond ingesting: usage queries, the customer list."""
+    _key, raw = api_key_create(name="amberflo reports", scope=ApiKey.Scope.READ)
     return raw
 
 
@@ -179,7 +188,7 @@ def test_a_bad_key_is_refused_and_the_sdk_gives_up(guide: Guide, tally: str, now
     assert UsageEvent.objects.count() == 0
 
 
-def test_customer_client_creates_reads_and_updates(api_key: str, db: None) -> None:
+def test_customer_client_creates_reads_and_updates(api_key: str, read_key: str, db: None) -> None:
     client = CustomerApiClient(api_key)
     payload = create_customer_payload(
         customer_id="acme",
@@ -202,7 +211,14 @@ def test_customer_client_creates_reads_and_updates(api_key: str, db: None) -> No
     assert updated["customerName"] == "Acme Corp"
     acme = Customer.objects.get(customer_id="acme")
     assert (acme.name, acme.email, acme.enabled, acme.traits) == ("Acme Corp", "", False, {})
-    assert [c["customerId"] for c in client.list()] == ["acme"]
+    assert [c["customerId"] for c in CustomerApiClient(read_key).list()] == ["acme"]
+
+
+def test_an_ingest_key_may_not_list_every_customer(api_key: str, db: None) -> None:
+    with pytest.raises(ApiError) as raised:
+        CustomerApiClient(api_key).list()
+
+    assert raised.value.status_code == 403
 
 
 def test_customer_client_handles_a_missing_customer(api_key: str, db: None) -> None:
@@ -229,10 +245,10 @@ def test_customer_created_by_ingestion_is_claimed_by_add_or_update(
 
 
 def test_usage_client_returns_the_guide_token_sum(
-    api_key: str, guide: Guide, now: datetime
+    api_key: str, read_key: str, guide: Guide, now: datetime
 ) -> None:
     assert send_through_producer(api_key, guide_records(now - timedelta(minutes=1))) == []
-    client = UsageApiClient(api_key)
+    client = UsageApiClient(read_key)
     since = TimeRange(int(guide.assignment.start_at.timestamp()))
     tokens = create_usage_query(
         aggregation=AggregationType.SUM,
@@ -257,3 +273,13 @@ def test_usage_client_returns_the_guide_token_sum(
     assert [r["clientMeters"][0]["groupValue"] for r in batch] == [3000, 10]
     totals = {r["metadata"]["meterApiName"]: r["clientMeters"][0]["groupValue"] for r in everything}
     assert totals == {"api-calls": 10, "llm-tokens": 3000}
+
+
+def test_the_usage_client_needs_a_read_key(api_key: str, guide: Guide) -> None:
+    since = TimeRange(int(guide.assignment.start_at.timestamp()))
+    query = create_all_usage_query(TimeGroupingInterval.DAY, since)
+
+    with pytest.raises(ApiError) as raised:
+        UsageApiClient(api_key).get_all(query)
+
+    assert raised.value.status_code == 403

@@ -52,7 +52,7 @@ def ingest(client: Client, key: str) -> int:
 
 def key_rows(html: str) -> list[list[str]]:
     """The keys table as text, without the header row and the action column."""
-    return [row[:5] for row in table_rows(element(html, "api-key-table"))[1:]]
+    return [row[:6] for row in table_rows(element(html, "api-key-table"))[1:]]
 
 
 def test_the_urls_are_where_the_docs_say() -> None:
@@ -76,7 +76,7 @@ def test_the_list_shows_name_prefix_dates_and_status(
     used, used_raw = api_key_create(name="billing worker")
     ingest(client, used_raw)  # sets last used
     time_machine.move_to(NOW + timedelta(hours=1), tick=False)
-    revoked, _ = api_key_create(name="old laptop")
+    revoked, _ = api_key_create(name="old laptop", scope=ApiKey.Scope.FULL)
     api_key_revoke(key=revoked)
     login(client)
 
@@ -86,11 +86,19 @@ def test_the_list_shows_name_prefix_dates_and_status(
         [
             "old laptop",
             f"{revoked.prefix}…",
+            "full",
             "2025-03-15 13:00",
             "Never",
             "Revoked 2025-03-15 13:00",
         ],
-        ["billing worker", f"{used.prefix}…", "2025-03-15 12:00", "2025-03-15 12:00", "Active"],
+        [
+            "billing worker",
+            f"{used.prefix}…",
+            "ingest",
+            "2025-03-15 12:00",
+            "2025-03-15 12:00",
+            "Active",
+        ],
     ]
     # Only the active key can be revoked; no page ever shows a whole key.
     table = element(html, "api-key-table")
@@ -186,7 +194,7 @@ def test_revoking_a_key_refuses_it_at_once(client: Client, htmx: bool) -> None:
         html = page(client.get(KEYS_URL))
     assert "API key “ci”" in text(html)
     assert "revoked; requests using it now get 401." in text(html)
-    assert key_rows(html)[0][4].startswith("Revoked")
+    assert key_rows(html)[0][5].startswith("Revoked")
     key.refresh_from_db()
     assert key.revoked_at is not None
     assert ingest(Client(), raw) == 401

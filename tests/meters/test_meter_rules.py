@@ -15,7 +15,7 @@ from django.urls import reverse
 
 from meters.api_keys import api_key_create
 from meters.meter_rules import MAX_DIMENSIONS, UNIQUE_COUNT, check_meter
-from meters.models import Meter
+from meters.models import ApiKey, Meter
 from tests.factories import MeterFactory
 from tests.fixtures import field_errors, page
 
@@ -105,7 +105,7 @@ def ui(client: Client, fields: dict[str, Any]) -> dict[str, list[str]]:
 
 
 def native_api(client: Client, fields: dict[str, Any]) -> dict[str, list[str]]:
-    key = api_key_create(name="rules")[1]
+    key = api_key_create(name="rules", scope=ApiKey.Scope.FULL)[1]
     response = client.post(
         "/api/v1/meters",
         json.dumps(fields),
@@ -164,16 +164,11 @@ def test_every_door_refuses_a_taken_api_name_the_same_way(admin_client: Client, 
 
 
 @pytest.mark.django_db
-def test_the_api_stores_a_meter_stripped_and_a_count_meter_counts_no_dimension(
-    admin_client: Client,
-) -> None:
-    key = api_key_create(name="rules")[1]
-    sent = {
-        **BASE,
-        "label": " LLM tokens ",
-        "dimensions": [" model", "type "],
-        "unique_dimension": "model",
-    }
+def test_the_api_stores_a_meter_stripped(admin_client: Client) -> None:
+    # A unique dimension on a count meter is refused, not dropped:
+    # tests/meters/test_unique_dimension.py.
+    key = api_key_create(name="rules", scope=ApiKey.Scope.FULL)[1]
+    sent = {**BASE, "label": " LLM tokens ", "dimensions": [" model", "type "]}
 
     response = admin_client.post(
         "/api/v1/meters",

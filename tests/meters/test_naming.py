@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from meters.naming import (
     API_NAME_PATTERN,
+    describe_dimensions,
     dimension_key,
     normalize_api_name,
     parse_dimension_key,
@@ -173,3 +174,9 @@ def test_the_key_is_the_same_whatever_order_the_dimensions_arrive_in(
     items = list(dimensions.items())
     rnd.shuffle(items)
     assert dimension_key(dict(items)) == dimension_key(dimensions)
+
+
+def test_dimensions_are_described_by_name_as_sent_not_escaped() -> None:
+    described = describe_dimensions({"type": "input", "model": "model a"})
+
+    assert described == "model: model a, type: input"

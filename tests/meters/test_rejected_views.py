@@ -200,7 +200,7 @@ def test_a_long_record_is_cut_short_but_kept_whole_in_its_tooltip(
     [row] = rows(html)
     assert len(row[7]) == 301
     assert row[7].endswith("…")
-    title = re.search(r'<code title="([^"]+)"', element(html, "rejected-table"))
+    title = re.search(r'<code class="record-json" title="([^"]+)"', element(html, "rejected-table"))
     assert title is not None
     assert html_lib.unescape(title.group(1)) == (
         '{"meterApiName": "api-calls", "meterValue": -1, "customerId": "' + long_id[:255] + '"}'

@@ -184,6 +184,27 @@ def test_the_customer_picker_fills_in_a_missing_customer_id(
     assert total(guide.customer) == Decimal("0.10")
 
 
+def test_a_record_rejected_from_an_upload_is_listed_under_the_picked_customer_and_meter(
+    admin_client: Client, guide: Guide
+) -> None:
+    Customer.objects.create(name="Other", customer_id="other-customer")
+    records = [
+        {"meterValue": "ten", "uniqueId": "bad-1"},
+        {"meterValue": "ten", "uniqueId": "bad-2", "customerId": "other-customer"},
+    ]
+
+    upload(admin_client, guide.api_calls, records=json.dumps(records), customer="test-customer")
+    listed = table_rows(
+        element(page(admin_client.get(reverse("meters:rejected"))), "rejected-table")
+    )
+
+    # Columns: received, source, record #, meter, customer ID, field, reason, record.
+    assert [(row[2], row[3], row[4]) for row in listed[1:]] == [
+        ("1", "API calls", "test-customer"),
+        ("2", "API calls", "other-customer"),
+    ]
+
+
 def test_without_a_picked_customer_a_record_must_name_its_customer(
     admin_client: Client, guide: Guide
 ) -> None:

@@ -18,7 +18,7 @@ from customers.models import Customer
 from invoices.builder import build_invoice, current_period
 from meters.api_keys import api_key_create, api_key_revoke
 from meters.machine_http import json_number
-from meters.models import Meter
+from meters.models import ApiKey, Meter
 from meters.services import events_ingest
 from meters.usage_api import (
     MAX_BUCKETS,
@@ -103,7 +103,7 @@ def test_quantities_are_exact_ints_when_whole() -> None:
 
 @pytest.fixture
 def key(db: None) -> str:
-    return api_key_create(name="usage reader")[1]
+    return api_key_create(name="usage reader", scope=ApiKey.Scope.READ)[1]
 
 
 @pytest.fixture
@@ -494,7 +494,7 @@ def test_without_a_key_the_answer_is_401_json(client: Client, usage: Meter, path
 
 
 def test_a_revoked_key_is_refused(client: Client, usage: Meter) -> None:
-    key, raw = api_key_create(name="old")
+    key, raw = api_key_create(name="old", scope=ApiKey.Scope.READ)
     api_key_revoke(key=key)
 
     response = client.get(

@@ -138,3 +138,22 @@ def test_a_plan_cannot_be_deleted_in_the_admin(admin_client: Client, guide: Guid
 
     assert admin_client.post(url, {"post": "yes"}).status_code == 403
     assert guide.plan.rates.count() == 2
+
+
+def test_prices_read_as_a_person_writes_them_not_as_stored(
+    admin_client: Client, guide: Guide
+) -> None:
+    guide.token_rate.base_fee = Decimal("10")
+    guide.token_rate.save(update_fields=["base_fee"])
+    cell = guide.token_rate.cells.get(dimension_values=["model a", "input"])
+    changelist = admin_client.get(reverse("admin:pricing_pricecell_changelist")).content.decode()
+    cell_page = admin_client.get(_change_url(cell)).content.decode()
+    rate_page = admin_client.get(_change_url(guide.token_rate)).content.decode()
+
+    for html in (changelist, cell_page):
+        assert "model: model a, type: input" in html
+        assert "model=model%20a" not in html
+    for html in (changelist, cell_page, rate_page):
+        assert "000000000" not in html
+    assert '<div class="readonly">$0.00001</div>' in cell_page
+    assert '<div class="readonly">$10.00</div>' in rate_page

@@ -24,14 +24,13 @@ from django.urls import reverse
 
 from customers.models import Customer
 from meters.api_keys import api_key_create
-from meters.models import Meter
+from meters.models import ApiKey, Meter
 from meters.services import meter_create
 from pricing.models import Plan, Rate
 from pricing.plan_files import plan_file_import
 from pricing.schema import SCHEMA, read_plan
 from pricing.services import plan_create, plan_import, rate_create
-from tests.factories import UserFactory
-from tests.fixtures import field_errors
+from tests.fixtures import field_errors, login
 
 SENDERS = 4
 
@@ -72,7 +71,7 @@ class Browser:
 
     def __init__(self, base: str) -> None:
         client = Client()
-        client.force_login(UserFactory.create())
+        login(client)
         self.base = base
         self.cookies = {"sessionid": client.cookies["sessionid"].value}
         form = requests.get(base + reverse("pricing:create"), cookies=self.cookies, timeout=30)
@@ -94,7 +93,7 @@ class Machine:
 
     def __init__(self, base: str) -> None:
         self.base = base + "/api/v1"
-        self.key = api_key_create(name="races")[1]
+        self.key = api_key_create(name="races", scope=ApiKey.Scope.FULL)[1]
 
     def post(self, path: str, body: object) -> requests.Response:
         headers = {"X-API-KEY": self.key, "Content-Type": "application/json"}
@@ -235,7 +234,7 @@ def test_a_taken_plan_name_is_refused_at_every_door(admin_client: Client, name: 
     page = admin_client.post(reverse("pricing:create"), {**PLAN, "name": name})
     assert field_errors(page.content.decode(), "name") == [reason]
 
-    key = api_key_create(name="rules")[1]
+    key = api_key_create(name="rules", scope=ApiKey.Scope.FULL)[1]
     api = admin_client.post(
         "/api/v1/plans",
         json.dumps({"name": name}),

@@ -19,7 +19,7 @@ from django.test import Client
 from django.urls import reverse
 
 from meters.api_keys import api_key_create
-from meters.models import Meter
+from meters.models import ApiKey, Meter
 from meters.services import meter_create
 from pricing.forms import RateForm
 from pricing.models import Plan, PriceCell, Rate
@@ -263,7 +263,7 @@ def meters(db: None) -> tuple[Meter, Meter]:
 
 @pytest.fixture
 def api(db: None) -> Api:
-    _, raw = api_key_create(name="limit tests")
+    _, raw = api_key_create(name="limit tests", scope=ApiKey.Scope.FULL)
     return Api(raw)
 
 

@@ -776,19 +776,32 @@ def test_two_rows_with_empty_values_each_ask_for_the_value(
 # Add rate: re-rendering for a choice, a row or a tier
 
 
+def _shown_for(row: str, models: str) -> bool:
+    """Whether the row's inputs for `models` (data-price-models) are shown."""
+    found = re.search(rf'<div class="row-details" data-price-models="{models}"( hidden)?>', row)
+    if found is None:
+        found = re.search(rf'<div data-price-models="{models}"( hidden)?>', row)
+    assert found is not None, models
+    return found.group(1) is None
+
+
 @pytest.mark.django_db
-def test_choosing_a_rows_price_model_shows_its_tiers_beneath_that_row(
+def test_a_rows_tiers_are_shown_beneath_it_and_its_other_inputs_kept_hidden(
     admin_client: Client, plan: Plan, llm_tokens: Meter
 ) -> None:
-    data = _matrix(llm_tokens, [("model a", "input", "1"), ("model a", "output", "")])
+    data = _matrix(llm_tokens, [("model a", "input", "1"), ("model a", "output", "2")])
     data.update({"mr1-model": "graduated", "refresh": "1"})
     html = admin_client.post(_add_rate_url(plan), data, **HTMX).content.decode()
     rows = _rows_html(html)
     assert 'class="error' not in html
-    assert "data-tiers" not in rows[0] and 'name="mr0-unit_price"' in rows[0]
+    assert _shown_for(rows[0], "per_unit") and not _shown_for(rows[0], "graduated volume")
+    assert _shown_for(rows[1], "graduated volume") and not _shown_for(rows[1], "per_unit")
     assert len(_tiers_html(rows[1])) == 2
-    assert 'name="mr1-tier-up_to"' in rows[1] and "Tiers below" in rows[1]
     assert '<option value="graduated" selected>Graduated tiers</option>' in rows[1]
+    # Every model's inputs are in the form, so switching back keeps the price
+    # (the switch itself happens in the browser: tests/browser/test_rate_editor.py).
+    assert 'name="mr1-unit_price" id="id_mr1-unit_price" value="2"' in rows[1]
+    assert 'name="mr0-tier-up_to"' in rows[0]
 
 
 @pytest.mark.django_db

@@ -8,6 +8,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
+from billing_site.audit import audited_command
 from customers.demo import ADMIN_PASSWORD_FILE, AdminResult, AdminState, admin_ensure
 
 SITE_URL = "http://127.0.0.1:8000/"
@@ -36,6 +37,7 @@ class Command(BaseCommand):
             help=f"Where a generated password is kept. Default: {ADMIN_PASSWORD_FILE}.",
         )
 
+    @audited_command
     def handle(
         self,
         *args: Any,

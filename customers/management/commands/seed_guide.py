@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
+from billing_site.audit import audited_command
 from customers.demo import GuideSeedResult, guide_seed
 from pricing.money import format_money
 
@@ -28,6 +29,7 @@ class Command(BaseCommand):
             help="Show what would be created and the resulting total, then roll everything back.",
         )
 
+    @audited_command
     def handle(self, *args: Any, dry_run: bool = False, **options: Any) -> None:
         try:
             with transaction.atomic():
@@ -62,5 +64,7 @@ class Command(BaseCommand):
                     f"{format_money(invoice.total, invoice.currency)}"
                 )
             )
+        for username, password, role in result.demo_logins:
+            self.stdout.write(f"Demo login ({role}): username {username}, password {password}")
         if dry_run:
             self.stdout.write("Dry run: nothing was saved.")

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from billing_site.audit import audited_command
 from meters.models import Meter
 from meters.naming import normalize_api_name
 from meters.records import DocumentError, decode, parse_document
@@ -49,6 +50,7 @@ class Command(BaseCommand):
             help="Check every record and report, then store nothing.",
         )
 
+    @audited_command
     def handle(
         self,
         *args: Any,

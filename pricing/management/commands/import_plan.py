@@ -7,6 +7,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
+from billing_site.audit import audited_command
 from meters.records import DocumentError, decode
 from pricing.plan_files import parse_document, plan_file_import
 from pricing.schema import Problems
@@ -35,6 +36,7 @@ class Command(BaseCommand):
             help="Check the document and report what would be created; store nothing.",
         )
 
+    @audited_command
     def handle(
         self, *args: Any, file: Path, name: str, dry_run: bool = False, **options: Any
     ) -> None:

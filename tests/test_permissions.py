@@ -1,0 +1,264 @@
+"""The permission matrix: every page of the app, for an anonymous visitor, a
+user with no role and each of the three roles, by GET and by POST.
+
+One row per URL name says the lowest role that may GET it and the lowest that
+may POST it (roles include the ones below them: Viewer < Billing operator <
+Admin). Allowed means the view runs (any answer but 403/405), refused means
+403 whatever the page shows, a method the view does not serve is 405 for
+everyone, and an anonymous visitor is sent to the login page.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
+
+from billing_site.roles import ADMIN, OPERATOR, ROLES, VIEWER
+from meters.api_keys import api_key_create
+from tests.factories import guide_setup
+from tests.fixtures import assert_login_redirect, element, login, page, user_with_role
+
+pytestmark = pytest.mark.django_db
+
+ANYONE = "any logged-in user"  # even one with no role
+NO_ROLE = "no role"
+NOT_SERVED = None  # the view does not answer this method: 405
+
+# URL name: (lowest role that may GET, lowest role that may POST)
+MATRIX: dict[str, tuple[str | None, str | None]] = {
+    "home": (ANYONE, ANYONE),  # only a redirect to the customers list
+    # Meters
+    "meters:list": (VIEWER, NOT_SERVED),
+    "meters:detail": (VIEWER, NOT_SERVED),
+    "meters:rejected": (VIEWER, NOT_SERVED),
+    "meters:upload": (NOT_SERVED, OPERATOR),
+    "meters:create": (ADMIN, ADMIN),
+    "meters:dimension_row": (ADMIN, NOT_SERVED),
+    "meters:edit": (ADMIN, ADMIN),
+    "meters:api_keys": (VIEWER, ADMIN),  # POST creates a key
+    "meters:api_key_revoke": (NOT_SERVED, ADMIN),
+    # Pricing
+    "pricing:list": (VIEWER, NOT_SERVED),
+    "pricing:detail": (VIEWER, NOT_SERVED),
+    "pricing:export": (VIEWER, NOT_SERVED),
+    "pricing:create": (ADMIN, ADMIN),
+    "pricing:edit": (ADMIN, ADMIN),
+    "pricing:import": (ADMIN, ADMIN),
+    "pricing:add_rate": (ADMIN, ADMIN),
+    "pricing:matrix_row": (ADMIN, NOT_SERVED),
+    "pricing:delete_rate": (NOT_SERVED, ADMIN),
+    # Customers and their invoices
+    "customers:list": (VIEWER, NOT_SERVED),
+    "customers:detail": (VIEWER, NOT_SERVED),
+    "invoices:pdf": (VIEWER, NOT_SERVED),
+    "customers:create": (OPERATOR, OPERATOR),
+    "customers:edit": (OPERATOR, OPERATOR),
+    "customers:assign_plan": (NOT_SERVED, OPERATOR),
+    "customers:end_assignment": (NOT_SERVED, OPERATOR),
+    # Users and the audit trail
+    "users:list": (ADMIN, NOT_SERVED),
+    "users:create": (ADMIN, ADMIN),
+    "users:role": (NOT_SERVED, ADMIN),
+    "users:deactivate": (NOT_SERVED, ADMIN),
+    "users:reactivate": (NOT_SERVED, ADMIN),
+    "activity": (ADMIN, NOT_SERVED),
+}
+
+# Doors with their own checks, tested where they live: the Django admin, and
+# the machine APIs, which take API keys (tests/api, tests/meters).
+OWN_CHECKS = ("admin/", "api/v1/", "amberflo/", "ingest")
+PUBLIC = {"login", "logout"}
+
+LEVEL = {NO_ROLE: 0, ANYONE: 0, VIEWER: 1, OPERATOR: 2, ADMIN: 3}
+WHO = ["anonymous", NO_ROLE, *ROLES]
+
+
+def app_routes() -> dict[str, str]:
+    """Every named URL pattern of the app (URL name: route), from the resolver."""
+    routes: dict[str, str] = {}
+
+    def walk(patterns: list[Any], prefix: str, namespace: str) -> None:
+        for entry in patterns:
+            route = prefix + str(entry.pattern)
+            if route.startswith(OWN_CHECKS):
+                continue
+            if isinstance(entry, URLResolver):
+                inner = ":".join(n for n in (namespace, entry.namespace) if n)
+                walk(entry.url_patterns, route, inner)
+            elif isinstance(entry, URLPattern) and entry.name and entry.name not in PUBLIC:
+                routes[f"{namespace}:{entry.name}" if namespace else entry.name] = route
+
+    walk(get_resolver().url_patterns, "", "")
+    return routes
+
+
+def test_every_url_pattern_has_a_row_in_the_matrix() -> None:
+    routes = app_routes()
+
+    assert set(routes) - MATRIX.keys() == set(), "add a row to MATRIX for these"
+    assert MATRIX.keys() - set(routes) == set(), "these rows name no URL pattern"
+
+
+@pytest.fixture
+def url_kwargs() -> dict[str, dict[str, int]]:
+    """Real objects for every path parameter, by URL namespace."""
+    guide = guide_setup(timezone.now())
+    key, _ = api_key_create(name="matrix")
+    other = user_with_role(VIEWER)
+    return {
+        "meters": {"pk": guide.llm_tokens.pk},
+        "meters:api_key_revoke": {"pk": key.pk},
+        "pricing": {"pk": guide.plan.pk, "rate_pk": guide.token_rate.pk},
+        "customers": {"pk": guide.customer.pk, "assignment_pk": guide.assignment.pk},
+        "invoices": {"pk": guide.customer.pk},
+        "users": {"pk": other.pk},
+    }
+
+
+def url_for(name: str, objects: dict[str, dict[str, int]]) -> str:
+    wanted = re.findall(r"<(?:\w+:)?(\w+)>", app_routes()[name])
+    given = objects.get(name) or objects.get(name.partition(":")[0], {})
+    return reverse(name, kwargs={param: given[param] for param in wanted})
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+@pytest.mark.parametrize("who", WHO)
+@pytest.mark.parametrize("name", list(MATRIX))
+def test_each_role_gets_exactly_what_its_row_allows(
+    client: Client, url_kwargs: dict[str, dict[str, int]], name: str, who: str, method: str
+) -> None:
+    url = url_for(name, url_kwargs)
+    if who != "anonymous":
+        login(client, role=None if who == NO_ROLE else who)
+
+    response = client.get(url) if method == "GET" else client.post(url)
+
+    lowest = MATRIX[name][0 if method == "GET" else 1]
+    if who == "anonymous":
+        assert_login_redirect(response, url)
+    elif lowest is NOT_SERVED:
+        assert response.status_code == 405
+    elif LEVEL[who] >= LEVEL[lowest]:
+        assert response.status_code not in {403, 405}, response.status_code
+        assert response.status_code < 500
+    else:
+        assert response.status_code == 403
+
+
+def test_roles_rise_each_holding_the_one_below() -> None:
+    viewer, operator, admin = ROLES.values()
+
+    assert viewer < operator < admin
+
+
+# What pages show: a button is there only for those who may use it.
+
+
+def get(client: Client, role: str | None, url: str) -> str:
+    login(client, role=role)
+    response = client.get(url)
+    assert response.status_code == 200
+    return page(response)
+
+
+@pytest.fixture
+def guide() -> Any:
+    return guide_setup(timezone.now())
+
+
+def test_a_viewers_plan_page_has_no_add_rate_and_no_delete(client: Client, guide: Any) -> None:
+    guide.token_rate.delete()  # so a meter is left to price
+    html = get(client, VIEWER, guide.plan.get_absolute_url())
+
+    assert "Add rate" not in html
+    assert "Delete rate" not in html
+    assert "Export JSON" in html
+
+
+def test_an_admins_plan_page_has_add_rate_and_delete(client: Client, guide: Any) -> None:
+    guide.token_rate.delete()
+    html = get(client, ADMIN, guide.plan.get_absolute_url())
+
+    assert "Add rate" in html
+    assert "Delete rate" in html
+
+
+def test_an_operator_uploads_on_a_meter_page_but_creates_no_meter(
+    client: Client, guide: Any
+) -> None:
+    detail = get(client, OPERATOR, guide.api_calls.get_absolute_url())
+    meters = page(client.get(reverse("meters:list")))
+
+    assert element(detail, "upload") != ""
+    assert "Upload events" in detail
+    assert "Create meter" not in meters
+
+
+def test_a_viewer_sees_no_upload_form_and_no_create_buttons(client: Client, guide: Any) -> None:
+    detail = get(client, VIEWER, guide.api_calls.get_absolute_url())
+    names = ("meters:list", "pricing:list", "customers:list")
+    lists = [page(client.get(reverse(name))) for name in names]
+
+    assert element(detail, "upload") == ""
+    for html in lists:
+        buttons = re.findall(r'class="button[^"]*"[^>]*>([^<]+)<', html)
+        assert not [b for b in buttons if "Create" in b or "Import" in b], buttons
+
+
+def test_a_viewers_customer_page_has_no_assign_or_end_forms(client: Client, guide: Any) -> None:
+    html = get(client, VIEWER, guide.customer.get_absolute_url())
+
+    assert "Assign plan" not in html
+    assert "End assignment" not in html
+    assert "Download PDF" in html
+
+
+def test_an_operators_customer_page_assigns_and_ends_plans(client: Client, guide: Any) -> None:
+    html = get(client, OPERATOR, guide.customer.get_absolute_url())
+
+    assert "Assign plan" in html
+    assert "End assignment" in html
+    assert "Create customer" in page(client.get(reverse("customers:list")))
+
+
+@pytest.mark.parametrize(("role", "shown"), [(VIEWER, False), (OPERATOR, False), (ADMIN, True)])
+def test_only_an_admin_sees_how_to_create_or_revoke_an_api_key(
+    client: Client, role: str, shown: bool
+) -> None:
+    api_key_create(name="backend")
+
+    html = get(client, role, reverse("meters:api_keys"))
+
+    assert ("Create API key" in html) is shown
+    assert ("Revoke" in html) is shown
+    assert "backend" in html
+
+
+@pytest.mark.parametrize(
+    ("role", "links"),
+    [
+        (None, []),
+        (VIEWER, ["Meters", "Pricing", "Customers", "API keys"]),
+        (OPERATOR, ["Meters", "Pricing", "Customers", "API keys"]),
+        (ADMIN, ["Meters", "Pricing", "Customers", "API keys", "Users", "Activity"]),
+    ],
+)
+def test_the_navigation_links_only_what_the_role_may_see(
+    client: Client, role: str | None, links: list[str]
+) -> None:
+    login(client, role=role)
+
+    assert re.findall(r"<a [^>]*>([^<]+)</a>", _nav(client)) == links
+
+
+def _nav(client: Client) -> str:
+    # Any page carries the nav; a user with no role may still open the login page.
+    html = page(client.get(reverse("login")))
+    found = re.search(r'<nav class="mainnav".*?</nav>', html, re.S)
+    assert found, html
+    return found.group(0)
