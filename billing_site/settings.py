@@ -187,6 +187,8 @@ AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 15, minim
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+# Failures and lockouts are still logged; not the banner on every command start.
+AXES_VERBOSE = False
 
 # API-key guessing (meters/api_keys.py): an address that sends more than
 # API_KEY_FAILURE_LIMIT wrong keys within a window of API_KEY_FAILURE_WINDOW
@@ -261,6 +263,11 @@ INGEST_MAX_RECORDS = int(env_str("INGEST_MAX_RECORDS", "10000"))
 # --allow-backfill`. Times before 2000 are refused always.
 INGEST_BACKFILL_DAYS = env_int("INGEST_BACKFILL_DAYS", 35, minimum=1)
 DATA_UPLOAD_MAX_MEMORY_SIZE = max(UPLOAD_MAX_BYTES, INGEST_MAX_BYTES) + 1024 * 1024
+# The rate editor posts every input of every matrix row (each price model's
+# fields stay in the form, hidden, so switching a row's model loses nothing):
+# about 20 fields a row, plus tiers. Django's default of 1,000 fields would stop
+# a matrix at a few dozen rows, far below the schema's 1,000-row limit.
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 50_000
 
 DJANGO_TABLES2_TEMPLATE = "django_tables2/table.html"
 # List pages boost sorting and paging links through HTMX (hx-boost on the
