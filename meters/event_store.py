@@ -4,7 +4,7 @@ One statement per batch inserts every event whose (meter, unique_id) is new
 and skips the rest, and says how many it inserted — so the accepted and
 duplicate counts are exact even when several processes send the same records
 at once (the unique constraint decides; nothing is checked-then-written).
-PostgreSQL: INSERT … SELECT FROM unnest(arrays) ON CONFLICT DO NOTHING.
+PostgreSQL: INSERT … SELECT FROM jsonb_to_recordset(one JSON document) ON CONFLICT DO NOTHING.
 SQLite: executemany of INSERT OR IGNORE.
 """
 
@@ -25,11 +25,15 @@ COLUMNS = (
 )
 CHUNK = 5000
 
+# The batch travels as one JSON document, which json.dumps writes in C; seven
+# parameter arrays cost psycopg a Python loop per element to quote, a fifth of a
+# 1,000-record request. Values go as text (exact decimals, ISO times) and
+# PostgreSQL reads each with its column type's own input function.
 POSTGRES_INSERT = f"""
     INSERT INTO {TABLE} ({COLUMNS})
-    SELECT m, c, v, t, d::jsonb, k, u, %s
-    FROM unnest(%s::bigint[], %s::text[], %s::numeric[], %s::timestamptz[],
-                %s::text[], %s::text[], %s::text[]) AS x(m, c, v, t, d, k, u)
+    SELECT x.m, x.c, x.v, x.t, x.d, x.k, x.u, %s
+    FROM jsonb_to_recordset(%s::jsonb)
+        AS x(m bigint, c text, v numeric, t timestamptz, d jsonb, k text, u text)
     ON CONFLICT (meter_id, unique_id) DO NOTHING
 """
 SQLITE_INSERT = f"INSERT OR IGNORE INTO {TABLE} ({COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
@@ -64,19 +68,19 @@ def insert_new(events: Sequence[ValidEvent], received_at: datetime) -> int:
 
 def _insert_postgres(events: Sequence[ValidEvent], received_at: datetime) -> int:
     with connection.cursor() as cursor:
-        cursor.execute(
-            POSTGRES_INSERT,
-            [
-                received_at,
-                [e.meter_id for e in events],
-                [e.customer_id for e in events],
-                [e.value for e in events],
-                [e.event_time for e in events],
-                [json.dumps(e.dimensions) for e in events],
-                [e.dimension_key for e in events],
-                [e.unique_id for e in events],
-            ],
-        )
+        rows = [
+            {
+                "m": e.meter_id,
+                "c": e.customer_id,
+                "v": str(e.value),
+                "t": e.event_time.isoformat(),
+                "d": e.dimensions,
+                "k": e.dimension_key,
+                "u": e.unique_id,
+            }
+            for e in events
+        ]
+        cursor.execute(POSTGRES_INSERT, [received_at, json.dumps(rows)])
         return int(cursor.rowcount)
 
 

@@ -6,6 +6,7 @@ field."""
 from __future__ import annotations
 
 import json
+import unicodedata
 from collections.abc import Callable
 from typing import Any
 
@@ -14,7 +15,7 @@ from django.test import Client
 from django.urls import reverse
 
 from meters.api_keys import api_key_create
-from meters.meter_rules import MAX_DIMENSIONS, UNIQUE_COUNT, check_meter
+from meters.meter_rules import MAX_DIMENSIONS, UNIQUE_COUNT, check_meter, has_control_characters
 from meters.models import ApiKey, Meter
 from tests.factories import MeterFactory
 from tests.fixtures import field_errors, page
@@ -248,3 +249,12 @@ def test_label_and_api_name_rules(label: str, api_name: str, problems: dict[str,
 
     assert found == problems
     assert fields.label == label.strip()
+
+
+def test_control_characters_are_exactly_unicodes_category_cc() -> None:
+    # The rule refuses what Unicode calls a control character, no more and no less.
+    for code in range(0x110000):
+        if 0xD800 <= code <= 0xDFFF:
+            continue  # lone surrogates: refused by their own rule
+        char = chr(code)
+        assert has_control_characters(f"a{char}b") == (unicodedata.category(char) == "Cc"), code
