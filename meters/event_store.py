@@ -47,23 +47,30 @@ def unique_in_batch(events: Sequence[ValidEvent]) -> list[ValidEvent]:
     return list(seen.values())
 
 
-@transaction.atomic
 def insert_new(events: Sequence[ValidEvent], received_at: datetime) -> int:
     """Insert the events not stored yet; returns how many were inserted.
 
     Rows go in (meter, unique_id) order, so two requests carrying the same
     records in different orders take their index locks in the same order and
-    cannot deadlock each other on PostgreSQL.
+    cannot deadlock each other on PostgreSQL. All of them or none: on
+    PostgreSQL a batch of up to CHUNK events is one statement, atomic on its
+    own, so it needs no BEGIN and COMMIT round trips (a third of a 100-record
+    request's time in the database); anything else runs in one transaction.
     """
     events = sorted(events, key=lambda e: (e.meter_id, e.unique_id))
-    inserted = 0
-    for start in range(0, len(events), CHUNK):
-        chunk = events[start : start + CHUNK]
-        if connection.vendor == "postgresql":
-            inserted += _insert_postgres(chunk, received_at)
-        else:
-            inserted += _insert_sqlite(chunk, received_at)
-    return inserted
+    if not events:
+        return 0
+    if connection.vendor == "postgresql" and len(events) <= CHUNK:
+        return _insert_postgres(events, received_at)
+    with transaction.atomic():
+        inserted = 0
+        for start in range(0, len(events), CHUNK):
+            chunk = events[start : start + CHUNK]
+            if connection.vendor == "postgresql":
+                inserted += _insert_postgres(chunk, received_at)
+            else:
+                inserted += _insert_sqlite(chunk, received_at)
+        return inserted
 
 
 def _insert_postgres(events: Sequence[ValidEvent], received_at: datetime) -> int:
