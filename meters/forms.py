@@ -7,7 +7,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from customers.models import Customer
-from meters.meter_rules import MAX_LABEL, UNIQUE_COUNT, check_meter
+from meters.meter_rules import MAX_LABEL, check_meter
 from meters.models import Meter
 
 TYPE_DESCRIPTIONS = {
@@ -57,7 +57,7 @@ class MeterForm(forms.ModelForm[Meter]):
         # The field is hidden for other types (static/js/app.js) but still
         # sent, holding whatever was typed before the type changed: ignored
         # here, where the API would refuse it.
-        if meter_type != UNIQUE_COUNT:
+        if meter_type != Meter.MeterType.UNIQUE_COUNT:
             data["unique_dimension"] = ""
         fields, problems = check_meter(
             label=data.get("label") or "",

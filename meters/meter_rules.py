@@ -26,6 +26,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from meters.kinds import MeterType
 from meters.naming import API_NAME_PATTERN, DIMENSION_NAME_PATTERN
 
 # The columns' sizes (meters.models.Meter): label and api_name are
@@ -36,8 +37,6 @@ MAX_DIMENSION_NAME = 100
 # Each dimension multiplies a rate's pricing matrix; 20 is far more than any
 # real meter needs and keeps an event's dimension key well inside its column.
 MAX_DIMENSIONS = 20
-# Meter.MeterType.UNIQUE_COUNT (a test keeps the two equal).
-UNIQUE_COUNT = "unique_count"
 
 NOT_COUNTED_MESSAGE = "Only a unique-count meter counts a dimension: leave this empty."
 API_NAME_MESSAGE = "Use lowercase letters, digits and single hyphens, e.g. “llm-tokens”."
@@ -86,9 +85,9 @@ def check_meter(
     if dimensions_problem:
         problems["dimensions"] = dimensions_problem
     counted = unique_dimension.strip()
-    if meter_type == UNIQUE_COUNT and not counted:
+    if meter_type == MeterType.UNIQUE_COUNT and not counted:
         problems["unique_dimension"] = "Name the dimension whose values are counted."
-    elif counted and meter_type != UNIQUE_COUNT:
+    elif counted and meter_type != MeterType.UNIQUE_COUNT:
         problems["unique_dimension"] = NOT_COUNTED_MESSAGE
     elif counted and not dimensions_problem and counted not in names:
         problems["unique_dimension"] = "This must be one of the meter's dimensions."

@@ -1,25 +1,22 @@
 from __future__ import annotations
 
 import json
+from typing import TypeAlias
 
 from django.core.validators import RegexValidator
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
+from meters import kinds
 from meters.fields import ExactDecimalField
 from meters.naming import API_NAME_PATTERN
 from pricing.money import format_quantity
 
 
 class Meter(models.Model):
-    class MeterType(models.TextChoices):
-        # Values match pricing.rating.Aggregation.
-        COUNT = "count", "Count (sum of values)"
-        EVENT_COUNT = "event_count", "Event count"
-        MAX = "max", "Max in period"
-        UNIQUE_COUNT = "unique_count", "Unique count"
-        LATEST = "latest", "Latest value"
+    # The enum itself, not a copy (a `type` statement would hide its members).
+    MeterType: TypeAlias = kinds.MeterType  # noqa: UP040
 
     label = models.CharField(max_length=100, help_text="Shown on invoices, e.g. “LLM tokens”.")
     api_name = models.CharField(
@@ -35,7 +32,9 @@ class Meter(models.Model):
         help_text="What usage events send as meterApiName. Matched ignoring case, "
         "with spaces and underscores read as hyphens.",
     )
-    meter_type = models.CharField(max_length=20, choices=MeterType.choices, default=MeterType.COUNT)
+    meter_type = models.CharField(
+        max_length=20, choices=[(t.value, t.label) for t in MeterType], default=MeterType.COUNT
+    )
     dimensions = models.JSONField(
         default=list, blank=True, help_text="Names of the dimensions events may carry."
     )

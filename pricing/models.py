@@ -1,24 +1,25 @@
 from __future__ import annotations
 
+from typing import TypeAlias
+
 from django.db import models
 from django.urls import reverse
 
 from meters.fields import ExactDecimalField
 from meters.models import Meter
+from pricing import periods, price_models
 from pricing.money import CURRENCIES, format_quantity
 
 
 class Plan(models.Model):
-    class BillingPeriod(models.TextChoices):
-        # Values match pricing.periods.Period.
-        WEEKLY = "weekly", "Weekly"
-        MONTHLY = "monthly", "Monthly"
-        QUARTERLY = "quarterly", "Quarterly"
-        YEARLY = "yearly", "Yearly"
+    # The pure enums themselves, not copies (a `type` statement would hide their members).
+    BillingPeriod: TypeAlias = periods.Period  # noqa: UP040
 
     name = models.CharField(max_length=200, unique=True)
     billing_period = models.CharField(
-        max_length=20, choices=BillingPeriod.choices, default=BillingPeriod.MONTHLY
+        max_length=20,
+        choices=[(p.value, p.label) for p in BillingPeriod],
+        default=BillingPeriod.MONTHLY,
     )
     currency = models.CharField(
         max_length=3,
@@ -104,29 +105,25 @@ class PriceCell(models.Model):
     [{"up_to": "5" | null, "unit_price": "5", "flat_fee": "0"}, ...] as strings
     so no float ever touches them."""
 
-    class PriceModel(models.TextChoices):
-        # Values match pricing.price_models.PriceModel.
-        PER_UNIT = "per_unit", "Per unit"
-        GRADUATED = "graduated", "Graduated tiers"
-        VOLUME = "volume", "Volume tiers"
-        PACKAGE = "package", "Package"
-
-    class PackageRounding(models.TextChoices):
-        UP = "up", "A partial package counts as a whole one"
-        DOWN = "down", "A partial package is free"
+    PriceModel: TypeAlias = price_models.PriceModel  # noqa: UP040
+    PackageRounding: TypeAlias = price_models.PackageRounding  # noqa: UP040
 
     rate = models.ForeignKey(Rate, on_delete=models.CASCADE, related_name="cells")
     is_default = models.BooleanField(
         default=False, help_text="Prices combinations the matrix does not list."
     )
     price_model = models.CharField(
-        max_length=20, choices=PriceModel.choices, default=PriceModel.PER_UNIT
+        max_length=20,
+        choices=[(m.value, m.label) for m in PriceModel],
+        default=PriceModel.PER_UNIT,
     )
     tiers = models.JSONField(default=list, blank=True)
     package_size = ExactDecimalField(max_digits=30, decimal_places=9, default=1)
     package_price = ExactDecimalField(max_digits=30, decimal_places=15, default=0)
     package_rounding = models.CharField(
-        max_length=4, choices=PackageRounding.choices, default=PackageRounding.UP
+        max_length=4,
+        choices=[(r.value, r.label) for r in PackageRounding],
+        default=PackageRounding.UP,
     )
     free_units = ExactDecimalField(max_digits=30, decimal_places=9, default=0)
     dimension_values = models.JSONField(

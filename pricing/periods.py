@@ -19,12 +19,24 @@ from zoneinfo import ZoneInfo
 
 
 class Period(StrEnum):
-    """Values match Plan.BillingPeriod."""
+    """The one definition: Plan.BillingPeriod is this enum."""
 
     WEEKLY = "weekly"
     MONTHLY = "monthly"
     QUARTERLY = "quarterly"
     YEARLY = "yearly"
+
+    @property
+    def label(self) -> str:
+        return PERIOD_LABELS[self]
+
+
+PERIOD_LABELS = {
+    Period.WEEKLY: "Weekly",
+    Period.MONTHLY: "Monthly",
+    Period.QUARTERLY: "Quarterly",
+    Period.YEARLY: "Yearly",
+}
 
 
 MONTHS = {Period.MONTHLY: 1, Period.QUARTERLY: 3, Period.YEARLY: 12}

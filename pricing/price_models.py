@@ -34,17 +34,41 @@ ONE = Decimal(1)
 
 
 class PriceModel(StrEnum):
-    """Values match PriceCell.PriceModel."""
+    """The one definition: PriceCell.PriceModel is this enum."""
 
     PER_UNIT = "per_unit"
     GRADUATED = "graduated"
     VOLUME = "volume"
     PACKAGE = "package"
 
+    @property
+    def label(self) -> str:
+        return PRICE_MODEL_LABELS[self]
+
+
+PRICE_MODEL_LABELS = {
+    PriceModel.PER_UNIT: "Per unit",
+    PriceModel.GRADUATED: "Graduated tiers",
+    PriceModel.VOLUME: "Volume tiers",
+    PriceModel.PACKAGE: "Package",
+}
+
 
 class PackageRounding(StrEnum):
+    """The one definition: PriceCell.PackageRounding is this enum."""
+
     UP = "up"
     DOWN = "down"
+
+    @property
+    def label(self) -> str:
+        return PACKAGE_ROUNDING_LABELS[self]
+
+
+PACKAGE_ROUNDING_LABELS = {
+    PackageRounding.UP: "A partial package counts as a whole one",
+    PackageRounding.DOWN: "A partial package is free",
+}
 
 
 @dataclass(frozen=True)

@@ -30,9 +30,9 @@ from pricing.models import PriceCell, Rate
 from pricing.money import format_quantity
 from pricing.schema import Problem, RateDraft
 
-PRICE_MODELS: list[tuple[str, str]] = list(PriceCell.PriceModel.choices)
+PRICE_MODELS: list[tuple[str, str]] = [(m.value, m.label) for m in PriceCell.PriceModel]
 TIERED = (PriceCell.PriceModel.GRADUATED, PriceCell.PriceModel.VOLUME)
-ROUNDINGS: list[tuple[str, str]] = list(PriceCell.PackageRounding.choices)
+ROUNDINGS: list[tuple[str, str]] = [(r.value, r.label) for r in PriceCell.PackageRounding]
 # What PriceCell.dimension_key (CharField(max_length=1000)) holds; pricing.schema
 # checks each value (MAX_TEXT characters) but not the key they make together.
 MAX_KEY_LENGTH = 1000
@@ -174,9 +174,7 @@ class PriceEditor:
         chosen = model or get("model")
         editor = cls(
             prefix=prefix,
-            model=chosen
-            if chosen in PriceCell.PriceModel.values
-            else PriceCell.PriceModel.PER_UNIT,
+            model=chosen if chosen in list(PriceCell.PriceModel) else PriceCell.PriceModel.PER_UNIT,
             unit_price=get("unit_price"),
             free_units=get("free_units"),
             package_size=get("package_size"),

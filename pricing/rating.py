@@ -23,20 +23,15 @@ from decimal import Decimal
 from enum import StrEnum
 from fractions import Fraction
 
+from meters.kinds import MeterType
 from pricing.money import exact_sum, exactly, format_unit_price, fraction_decimal, round_money
 from pricing.price_models import ONE, CellPrice, exact_amount, explain
 
 ZERO = Decimal(0)
 
 
-class Aggregation(StrEnum):
-    """How a meter turns events into a quantity. Values match Meter.MeterType."""
-
-    SUM = "count"  # the guide's "count": every event's meterValue adds up
-    EVENT_COUNT = "event_count"
-    MAX = "max"
-    UNIQUE_COUNT = "unique_count"
-    LATEST = "latest"
+# How a meter turns events into a quantity: its meter type, read as rating does.
+Aggregation = MeterType
 
 
 @dataclass(frozen=True)

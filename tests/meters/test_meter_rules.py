@@ -15,7 +15,7 @@ from django.test import Client
 from django.urls import reverse
 
 from meters.api_keys import api_key_create
-from meters.meter_rules import MAX_DIMENSIONS, UNIQUE_COUNT, check_meter, has_control_characters
+from meters.meter_rules import MAX_DIMENSIONS, check_meter, has_control_characters
 from meters.models import ApiKey, Meter
 from tests.factories import MeterFactory
 from tests.fixtures import field_errors, page
@@ -199,10 +199,6 @@ def test_the_admin_change_page_holds_dimensions_to_the_rules(admin_client: Clien
     }
     meter.refresh_from_db()
     assert meter.dimensions == ["model"]
-
-
-def test_the_unique_count_type_is_the_model_s() -> None:
-    assert UNIQUE_COUNT == Meter.MeterType.UNIQUE_COUNT
 
 
 @pytest.mark.parametrize(
