@@ -101,8 +101,15 @@ def test_without_debug_the_app_refuses_to_start_without_a_secret_key(tmp_path: P
     assert "SECRET_KEY must be set when DEBUG is off" in result.stderr
 
 
-def test_postgresql_keeps_connections_for_a_minute_with_health_checks(tmp_path: Path) -> None:
-    env = production_env(tmp_path, DATABASE_URL="postgres://tally@db.invalid:5432/tally")
+@pytest.mark.parametrize(
+    "database_url",
+    ["postgres://tally@db.invalid:5432/tally", "sqlite:////tmp/tally-deploy-check.sqlite3"],
+    ids=["postgresql", "sqlite"],
+)
+def test_the_database_keeps_connections_for_a_minute_with_health_checks(
+    tmp_path: Path, database_url: str
+) -> None:
+    env = production_env(tmp_path, DATABASE_URL=database_url)
     code = (
         "from django.conf import settings; d = settings.DATABASES['default']; "
         "print(d['CONN_MAX_AGE'], d['CONN_HEALTH_CHECKS'])"
