@@ -1,6 +1,6 @@
 """How fast is an invoice built at scale? `make bench` runs this.
 
-It builds the guide's scenario (customers.demo.guide_seed), bulk-loads N
+It builds the guide's scenario (invoices.demo.guide_seed), bulk-loads N
 synthetic usage events (default 1,000,000) for the guide's customer and 50
 others inside the current billing period, then times, best of --repeat runs:
 
@@ -219,7 +219,7 @@ def load_events(
     [start, end) to the millisecond. Returns the seconds it took."""
     from django.db import transaction
 
-    from customers.demo import CUSTOMER_ID
+    from invoices.demo import CUSTOMER_ID
     from meters.models import UsageEvent
 
     rng = random.Random(SEED)
@@ -382,9 +382,9 @@ def run(args: argparse.Namespace) -> None:
     from django.db import connection
     from django.utils import timezone
 
-    from customers.demo import API_CALLS, CUSTOMER_ID, LLM_TOKENS, guide_seed
     from customers.models import Customer
     from invoices.builder import build_invoice, current_period
+    from invoices.demo import API_CALLS, CUSTOMER_ID, LLM_TOKENS, guide_seed
     from invoices.pdf import render_invoice_pdf
     from meters.models import Meter, UsageEvent
 

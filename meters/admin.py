@@ -18,7 +18,7 @@ from django.http import HttpRequest
 from meters.meter_rules import check_meter
 from meters.models import Meter, UsageEvent
 from meters.naming import describe_dimensions
-from pricing.money import format_quantity
+from meters.quantities import format_quantity
 
 
 class MeterAdminForm(forms.ModelForm[Meter]):

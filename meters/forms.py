@@ -1,12 +1,13 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
-from customers.models import Customer
+from meters.customer_directory import customer_directory
 from meters.meter_rules import MAX_LABEL, check_meter
 from meters.models import Meter
 
@@ -85,6 +86,38 @@ class MeterEditForm(forms.Form):
     )
 
 
+@dataclass(frozen=True)
+class PickedCustomer:
+    """The customer picked in a form, as meters knows a customer: by its ID."""
+
+    customer_id: str
+
+
+class CustomerField(forms.ChoiceField):
+    """One customer of the customer directory (meters/customer_directory.py),
+    posted as its customerId and cleaned to a PickedCustomer, or None when left
+    empty: what ModelChoiceField(to_field_name="customer_id") gave, without
+    meters importing customers. The choices are read each time the form is
+    drawn or checked, so a customer added since is offered."""
+
+    default_error_messages = {
+        "invalid_choice": "Select a valid choice. That choice is not one of the available choices."
+    }
+
+    def __init__(self, *, empty_label: str, **kwargs: Any) -> None:
+        def choices() -> list[tuple[str, str]]:
+            return [("", empty_label), *customer_directory().choices()]
+
+        super().__init__(choices=choices, **kwargs)
+
+    def prepare_value(self, value: Any) -> Any:
+        return value.customer_id if isinstance(value, PickedCustomer) else value
+
+    def clean(self, value: Any) -> PickedCustomer | None:
+        customer_id = super().clean(value)
+        return PickedCustomer(customer_id) if customer_id else None
+
+
 class EventUploadForm(forms.Form):
     records = forms.CharField(
         label="Paste events",
@@ -101,12 +134,10 @@ class EventUploadForm(forms.Form):
         "meterValue, customerId, meterTimeInMillis, uniqueId, dimensions.<name>.",
         widget=forms.ClearableFileInput(attrs={"accept": ".json,.ndjson,.jsonl,.csv"}),
     )
-    customer = forms.ModelChoiceField(
-        queryset=Customer.objects.order_by("name"),
+    customer = CustomerField(
         required=False,
         empty_label="— records name their customer —",
         help_text="Used for records without a customerId.",
-        to_field_name="customer_id",
     )
     allow_backfill = forms.BooleanField(
         label="Allow older history (backfill)",

@@ -11,7 +11,7 @@ from django.utils import timezone
 from meters import kinds
 from meters.fields import ExactDecimalField
 from meters.naming import API_NAME_PATTERN
-from pricing.money import format_quantity
+from meters.quantities import format_quantity
 
 
 class Meter(models.Model):

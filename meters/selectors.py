@@ -10,10 +10,11 @@ from django.db.models import Aggregate, Case, Count, F, Max, Q, QuerySet, TextFi
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import RowNumber
 
+from meters.kinds import MeterType
 from meters.models import Meter, UsageEvent
 from meters.naming import parse_dimension_key
+from meters.partial_usage import PartialUsage
 from meters.sqlite_functions import ExactMax, ExactSum
-from pricing.rating import Aggregation, PartialUsage
 
 
 def meter_events(
@@ -27,15 +28,15 @@ def usage_partials(meter: Meter, events: QuerySet[UsageEvent]) -> list[PartialUs
     """Aggregate `events` (of one meter) per dimension key with the meter's
     aggregation, as input for pricing.rating.project_usage. Sums and maxima are
     exact on both engines (meters/sqlite_functions.py)."""
-    aggregation = Aggregation(meter.meter_type)
+    aggregation = MeterType(meter.meter_type)
     quantity: Aggregate
-    if aggregation is Aggregation.SUM:
+    if aggregation is MeterType.SUM:
         quantity = ExactSum("value")
-    elif aggregation is Aggregation.EVENT_COUNT:
+    elif aggregation is MeterType.EVENT_COUNT:
         quantity = Count("id")
-    elif aggregation is Aggregation.MAX:
+    elif aggregation is MeterType.MAX:
         quantity = ExactMax("value")
-    elif aggregation is Aggregation.UNIQUE_COUNT:
+    elif aggregation is MeterType.UNIQUE_COUNT:
         return _unique_partials(meter, events)
     else:
         return _latest_partials(events)
@@ -98,9 +99,9 @@ def customer_usage(
     in one grouped query per aggregation present (at most five), however many
     meters, so an invoice costs as many queries for a 100-rate plan as for one."""
     found: dict[int, list[PartialUsage]] = {meter.pk: [] for meter in meters}
-    by_aggregation: dict[Aggregation, list[Meter]] = {}
+    by_aggregation: dict[MeterType, list[Meter]] = {}
     for meter in meters:
-        by_aggregation.setdefault(Aggregation(meter.meter_type), []).append(meter)
+        by_aggregation.setdefault(MeterType(meter.meter_type), []).append(meter)
     for aggregation, group in by_aggregation.items():
         events = UsageEvent.objects.filter(
             window, customer_id=customer_id, meter_id__in=[meter.pk for meter in group]
@@ -111,17 +112,17 @@ def customer_usage(
 
 
 def _grouped_partials(
-    aggregation: Aggregation, meters: list[Meter], events: QuerySet[UsageEvent]
+    aggregation: MeterType, meters: list[Meter], events: QuerySet[UsageEvent]
 ) -> list[tuple[int, PartialUsage]]:
     """`usage_partials` for several meters of one aggregation at once."""
-    if aggregation is Aggregation.UNIQUE_COUNT:
+    if aggregation is MeterType.UNIQUE_COUNT:
         return _grouped_unique(meters, events)
-    if aggregation is Aggregation.LATEST:
+    if aggregation is MeterType.LATEST:
         return _grouped_latest(events)
     quantity: Aggregate
-    if aggregation is Aggregation.SUM:
+    if aggregation is MeterType.SUM:
         quantity = ExactSum("value")
-    elif aggregation is Aggregation.EVENT_COUNT:
+    elif aggregation is MeterType.EVENT_COUNT:
         quantity = Count("id")
     else:
         quantity = ExactMax("value")

@@ -12,8 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from billing_site.audit import DOOR_INGEST, audit_created
-from customers.models import Customer
+from meters.customer_directory import customer_directory
 from meters.event_store import insert_new, unique_in_batch
 from meters.meter_rules import check_meter
 from meters.models import Meter, RejectedRecord
@@ -28,8 +27,6 @@ from meters.validation import (
     storable_text,
     validate_record,
 )
-
-LOOKUP_CHUNK = 500
 
 
 @transaction.atomic
@@ -108,7 +105,7 @@ def meter_infos() -> dict[str, MeterInfo]:
     }
 
 
-def _known_customers(records: Sequence[object], default: str | None) -> set[str]:
+def _named_customers(records: Sequence[object], default: str | None) -> set[str]:
     # Only storable IDs are looked up: a NUL or lone surrogate would fail the
     # query itself, and such a record is rejected anyway.
     wanted = {default} if default else set()
@@ -116,14 +113,7 @@ def _known_customers(records: Sequence[object], default: str | None) -> set[str]
         customer_id = customer_id_of(record)
         if customer_id:
             wanted.add(customer_id)
-    known: set[str] = set()
-    ids = sorted(wanted)
-    for start in range(0, len(ids), LOOKUP_CHUNK):
-        chunk = ids[start : start + LOOKUP_CHUNK]
-        known.update(
-            Customer.objects.filter(customer_id__in=chunk).values_list("customer_id", flat=True)
-        )
-    return known
+    return wanted
 
 
 def events_ingest(
@@ -144,9 +134,11 @@ def events_ingest(
     against concurrent writers. Every rejection is kept as a RejectedRecord.
     With `create_customers` (the ingestion API), an unknown customerId is not
     refused: the customer is created, marked as created by ingestion, so no
-    usage is lost. A record older than INGEST_BACKFILL_DAYS before `now` is
-    rejected unless `allow_backfill` (an operator loading older history on
-    purpose); a time before 2000 is rejected always.
+    usage is lost. Customers are looked up and created through the customer
+    directory (meters/customer_directory.py). A record older than
+    INGEST_BACKFILL_DAYS before `now` is rejected unless `allow_backfill` (an
+    operator loading older history on purpose); a time before 2000 is rejected
+    always.
 
     Every ValidEvent fits its columns (validation.py), and every kept rejection
     is made storable (_keep_rejections), so no record's content can fail the
@@ -156,7 +148,8 @@ def events_ingest(
     backfill = None if allow_backfill else timedelta(days=settings.INGEST_BACKFILL_DAYS)
     meters = meter_infos()
     default = meters.get(default_meter.api_name) if default_meter else None
-    known = _known_customers(records, default_customer_id)
+    customers = customer_directory()
+    known = customers.known(_named_customers(records, default_customer_id))
     exists = (lambda _cid: True) if create_customers else known.__contains__
     result = IngestResult()
     valid: list[ValidEvent] = []
@@ -180,7 +173,7 @@ def events_ingest(
             valid.append(outcome)
     fresh = unique_in_batch(valid)
     if create_customers:
-        _create_customers({e.customer_id for e in fresh} - known)
+        customers.create({e.customer_id for e in fresh} - known)
     result.accepted = insert_new(fresh, received_at=now)
     result.duplicates = len(valid) - result.accepted
     _keep_rejections(
@@ -192,29 +185,6 @@ def events_ingest(
         default_customer_id=default_customer_id,
     )
     return result
-
-
-def _create_customers(customer_ids: set[str]) -> None:
-    if not customer_ids:
-        return
-    new = [
-        Customer(name=cid[:200], customer_id=cid, created_by_ingestion=True)
-        # Sorted, so concurrent requests lock the same rows in the same order.
-        for cid in sorted(customer_ids)
-    ]
-    # created meanwhile by another request: fine, and not ours to log.
-    Customer.objects.bulk_create(new, ignore_conflicts=True)
-    # bulk_create sends no signals and, ignoring conflicts, does not say which
-    # rows it inserted. Each object got its own created_at (auto_now_add, to
-    # the microsecond) before the insert: a stored row carrying that exact
-    # time is one this call inserted, not a concurrent request's.
-    stamped = {c.customer_id: c.created_at for c in new}
-    ids = sorted(stamped)
-    inserted: list[Customer] = []
-    for start in range(0, len(ids), LOOKUP_CHUNK):
-        rows = Customer.objects.filter(customer_id__in=ids[start : start + LOOKUP_CHUNK])
-        inserted += [c for c in rows if c.created_at == stamped[c.customer_id]]
-    audit_created(inserted, door=DOOR_INGEST)
 
 
 def _keep_rejections(

@@ -7,8 +7,8 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from meters.models import Meter, UsageEvent
+from meters.quantities import format_quantity
 from meters.templatetags.dimension_values import visible_spaces
-from pricing.money import format_quantity
 
 # An empty cell, shown the same way in every table.
 DASH = mark_safe('<span class="muted">—</span>')

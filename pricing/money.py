@@ -31,6 +31,10 @@ from decimal import (
 from fractions import Fraction
 from functools import wraps
 
+# Defined below pricing, in meters (whose event tables show quantities too);
+# re-exported so money formatting is imported from one place.
+from meters.quantities import format_quantity as format_quantity
+
 ROUNDING = ROUND_HALF_UP
 
 # The widest number pricing can meet (derivation in docs/PRICING.md, "Exact at
@@ -203,10 +207,3 @@ def format_unit_price(price: Decimal, currency: str) -> str:
     if symbol is None:
         return f"{sign}{digits} {currency.upper()}"
     return f"{sign}{symbol}{digits}"
-
-
-def format_quantity(quantity: Decimal) -> str:
-    """`1,000`, `2.5` — grouped, without trailing zeros."""
-    normalized = quantity.normalize(EXACT)
-    places = max(0, -int(normalized.as_tuple().exponent))
-    return f"{quantity:,.{places}f}"

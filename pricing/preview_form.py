@@ -1,7 +1,7 @@
 """The rate editor's preview panel: its inputs (quantities typed, or a customer
 whose usage to take) and what it shows. The maths is pricing.preview; this
 module reads the inputs and, for a customer, their usage from the database the
-way invoices.builder does.
+way invoices.builder does, in the current period pricing.usage_windows gives.
 """
 
 from __future__ import annotations
@@ -12,8 +12,6 @@ from fractions import Fraction
 
 from django.http import QueryDict
 
-from customers.models import Customer
-from invoices.builder import billing_tz, current_period
 from meters.models import Meter
 from meters.selectors import meter_events, usage_partials
 from pricing.forms import RateForm
@@ -21,6 +19,7 @@ from pricing.preview import OTHER, Preview, draft_spec, parse_quantity, price_us
 from pricing.rate_forms import MatrixRow
 from pricing.rating import Aggregation, UsageGroup, project_usage
 from pricing.schema import RateDraft
+from pricing.usage_windows import PreviewCustomer, usage_windows
 
 
 @dataclass(frozen=True)
@@ -48,7 +47,7 @@ class PreviewInputs:
             return str(data.get(name, "")).strip() if data is not None else ""
 
         self.form = form
-        self.customers = list(Customer.objects.order_by("name"))
+        self.customers = usage_windows().customers()
         chosen = get("preview-customer")
         self.customer = next((c for c in self.customers if str(c.pk) == chosen), None)
         self.quantity = QuantityInput("preview-quantity", "Quantity", get("preview-quantity"))
@@ -104,27 +103,25 @@ class PreviewInputs:
 
 
 def customer_usage(
-    customer: Customer, draft: RateDraft, meter: Meter, now: datetime
+    customer: PreviewCustomer, draft: RateDraft, meter: Meter, now: datetime
 ) -> PreviewUsage:
     """The customer's usage of `meter` so far in their current period, grouped
     by the draft's dimensions, as invoices.builder.build_invoice groups it."""
-    ref = current_period(customer, now)
-    if ref is None:
+    window = usage_windows().current(customer, now)
+    if window is None:
         return PreviewUsage(
             [],
             error=f"{customer.name} is on no plan today, so there is no current period "
             "to take usage from.",
         )
-    events = meter_events(meter, customer.customer_id, ref.period.start, ref.usage_end)
+    events = meter_events(meter, customer.customer_id, window.start, window.usage_end)
     partials = usage_partials(meter, events)
     groups = project_usage(Aggregation(meter.meter_type), partials, draft.dimensions)
-    since = ref.period.start.astimezone(billing_tz())
-    until = ref.period.end.astimezone(billing_tz())
     note = (
         f"{customer.name}’s usage of {meter.label} so far this period "
-        f"({since:%-d %b %Y} to {until:%-d %b %Y}, on {ref.assignment.plan.name})."
+        f"({window.start:%-d %b %Y} to {window.end:%-d %b %Y}, on {window.plan_name})."
     )
-    return PreviewUsage(groups, ref.coverage, note)
+    return PreviewUsage(groups, window.coverage, note)
 
 
 @dataclass

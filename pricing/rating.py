@@ -24,6 +24,7 @@ from enum import StrEnum
 from fractions import Fraction
 
 from meters.kinds import MeterType
+from meters.partial_usage import PartialUsage as PartialUsage  # rating's input, re-exported
 from pricing.money import exact_sum, exactly, format_unit_price, fraction_decimal, round_money
 from pricing.price_models import ONE, CellPrice, exact_amount, explain
 
@@ -32,20 +33,6 @@ ZERO = Decimal(0)
 
 # How a meter turns events into a quantity: its meter type, read as rating does.
 Aggregation = MeterType
-
-
-@dataclass(frozen=True)
-class PartialUsage:
-    """Usage for one canonical dimension combination, as one grouped query row.
-
-    `quantity` is the group's aggregate (sum, count or max); LATEST groups also
-    carry the time of their latest event, UNIQUE_COUNT groups their distinct values.
-    """
-
-    dimensions: Mapping[str, str]
-    quantity: Decimal
-    latest_at: datetime | None = None
-    distinct_values: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)

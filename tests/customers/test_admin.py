@@ -6,9 +6,9 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from customers.demo import guide_seed
 from customers.models import Customer, PlanAssignment
 from customers.services import customer_create
+from invoices.demo import guide_seed
 from pricing.models import Plan
 from pricing.services import plan_create
 

@@ -10,7 +10,7 @@ from django.contrib.auth import authenticate, get_user_model
 from django.core.management import CommandError, call_command
 from django.test import RequestFactory
 
-from customers import demo
+from customers import admin_user
 
 pytestmark = pytest.mark.django_db
 
@@ -25,7 +25,7 @@ LOGIN_LINE = re.compile(
 def password_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Every test writes its password file under tmp_path, never into the repo."""
     path = tmp_path / ".admin-password"
-    monkeypatch.setattr(demo, "ADMIN_PASSWORD_FILE", path)
+    monkeypatch.setattr(admin_user, "ADMIN_PASSWORD_FILE", path)
     monkeypatch.delenv("ADMIN_PASSWORD", raising=False)
     return path
 

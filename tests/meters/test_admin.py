@@ -7,7 +7,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from customers.demo import guide_seed
+from invoices.demo import guide_seed
 from meters.models import Meter, UsageEvent
 
 pytestmark = pytest.mark.django_db

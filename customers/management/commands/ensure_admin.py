@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from billing_site.audit import audited_command
-from customers.demo import ADMIN_PASSWORD_FILE, AdminResult, AdminState, admin_ensure
+from customers.admin_user import ADMIN_PASSWORD_FILE, AdminResult, AdminState, admin_ensure
 
 SITE_URL = "http://127.0.0.1:8000/"
 
