@@ -27,14 +27,26 @@ $(STAMP): pyproject.toml constraints.txt | check-python
 
 setup: $(STAMP)
 
-# Development: DEBUG on (off unless asked for), Django's runserver.
+# Development: DEBUG on (off unless asked for), Django's runserver, and beside
+# it the background worker (queued tasks; period close every
+# CLOSE_PERIODS_EVERY seconds). Ctrl-C, or either one exiting, stops both: the
+# shell waits on the two and stops the survivor. The worker does not reload on
+# code changes (restart `make run`): its reloader would hide the worker's own
+# process from the shell. A close cut short is simply run again (it is idempotent).
 run: export DEBUG = 1
 run: setup
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_guide
 	$(BIN)/python manage.py ensure_admin
-	$(BIN)/python manage.py runserver 127.0.0.1:8000
+	@echo "Starting the worker and the server; Ctrl-C stops both."
+	@$(BIN)/python manage.py run_worker --no-reload & worker=$$!; \
+	$(BIN)/python manage.py runserver 127.0.0.1:8000 & server=$$!; \
+	trap 'kill $$worker $$server 2>/dev/null' INT TERM HUP; \
+	while kill -0 $$worker 2>/dev/null && kill -0 $$server 2>/dev/null; do sleep 1; done; \
+	kill $$worker $$server 2>/dev/null; wait
 
+# The worker (background tasks, period close) is its own process in production:
+# manage.py run_worker (README.md).
 # Production (README.md, Running in production): DEBUG off, so SECRET_KEY must
 # be set; gunicorn reads gunicorn.conf.py (gthread workers, keep-alive).
 serve: setup
@@ -53,6 +65,7 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 # Benchmarks print figures and ratios against a baseline measured in the same
 # run (bench/README.md). Set DATABASE_URL to a *_bench PostgreSQL database to

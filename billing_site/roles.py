@@ -30,6 +30,7 @@ MODELS: dict[str, tuple[str, ...]] = {
     "meters": ("meter", "usageevent", "rejectedrecord", "apikey"),
     "pricing": ("plan", "rate", "pricecell"),
     "customers": ("customer", "planassignment"),
+    "invoices": ("invoice", "creditnote"),
 }
 ACTIONS = ("view", "add", "change", "delete")
 
@@ -51,12 +52,14 @@ _OPERATOR = _VIEWER | {
     "customers.change_planassignment",
     "customers.delete_planassignment",
     "meters.add_usageevent",  # uploads on a meter's page
+    "invoices.finalize_invoice",  # finalize or hold a draft, record a payment
 }
 _ADMIN = (
     _OPERATOR
     | _every(ACTIONS, MODELS)
     | _every(ACTIONS, {"auth": ("user", "group")})  # the users page
     | {"auditlog.view_logentry"}  # the Activity page (django-auditlog's entries)
+    | {"invoices.correct_invoice"}  # void, uncollectible, credit notes
 )
 
 # Lowest first; the users page offers them in this order.

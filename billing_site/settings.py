@@ -56,6 +56,20 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
+def env_number_format(name: str, default: str) -> str:
+    """A document number format with `{seq}` (and optionally `{year}`)."""
+    value = env_str(name, default)
+    try:
+        sample = value.format(year=2026, seq=1)
+    except (KeyError, IndexError, ValueError) as exc:
+        raise ImproperlyConfigured(f"{name}={value!r} is not a valid format: {exc}") from exc
+    if "{seq" not in value or not 0 < len(sample) <= 64:
+        raise ImproperlyConfigured(
+            f"{name}={value!r} must contain {{seq}} and give at most 64 characters."
+        )
+    return value
+
+
 def env_timezone(name: str, default: str) -> str:
     value = env_str(name, default)
     try:
@@ -99,6 +113,8 @@ INSTALLED_APPS = [
     "invoices",
     "billing_site",
     "auditlog",
+    # Django's tasks framework on our own database (TASKS below).
+    "django_tasks_db",
 ]
 
 MIDDLEWARE = [
@@ -246,10 +262,25 @@ if not DEBUG:
 # Compress only the hashed copies (the names {% static %} gives): half the work.
 WHITENOISE_KEEP_ONLY_HASHED_FILES = True
 
+# Background work (Django's tasks framework): tasks are rows in our own
+# database, run by `manage.py run_worker` (a process beside the web server;
+# `make run` starts one). Enqueue a task after the commit that it depends on.
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+# How often, in seconds, the worker closes billing periods
+# (invoices.tasks.close_periods_task); shared by all workers, not per worker.
+CLOSE_PERIODS_EVERY = env_int("CLOSE_PERIODS_EVERY", 300, minimum=1)
+
 # Printed on every invoice and PDF.
 SELLER_NAME = env_str("SELLER_NAME", "Tally Demo Inc.")
 SELLER_ADDRESS = env_str(
     "SELLER_ADDRESS", "1 Market Street\nSan Francisco, CA 94105\nUnited States"
+)
+
+# Invoice and credit-note numbers: `{year}` is the issue year, `{seq}` the
+# gapless sequence number (one sequence per kind, never reset, never reused).
+INVOICE_NUMBER_FORMAT = env_number_format("INVOICE_NUMBER_FORMAT", "TAL-{year}-{seq:06d}")
+CREDIT_NOTE_NUMBER_FORMAT = env_number_format(
+    "CREDIT_NOTE_NUMBER_FORMAT", "TAL-CN-{year}-{seq:06d}"
 )
 
 # Event upload limits, so one paste cannot exhaust the server.
@@ -274,6 +305,15 @@ DJANGO_TABLES2_TEMPLATE = "django_tables2/table.html"
 # List pages boost sorting and paging links through HTMX (hx-boost on the
 # table's container); links inside rows navigate normally.
 DJANGO_TABLES2_TABLE_ATTRS = {"class": "table", "tbody": {"hx-boost": "false"}}
+
+# Where a lower app gets what only an app above it knows, so imports point one
+# way (docs/ARCHITECTURE.md, "Which app may import which"): the lower app
+# defines a Protocol, the app above implements it, and these name the classes.
+# Ingestion and the upload form look customers up and create them through
+# meters.customer_directory.
+CUSTOMER_DIRECTORY = "customers.directory.Directory"
+# The rate editor's preview prices a customer's usage so far this period.
+PREVIEW_USAGE_WINDOWS = "invoices.preview_usage.InvoicePeriods"
 
 # HTTPS. Off by default so `make serve` works on plain http://127.0.0.1; a
 # deployment behind TLS turns them on (README.md, Running in production), and

@@ -23,9 +23,10 @@ urlpatterns = [
     path("meters/", include("meters.urls")),
     # /pricing/...
     path("pricing/", include("pricing.urls")),
-    # /customers/... (invoices hang off a customer)
+    # /customers/...
     path("customers/", include("customers.urls")),
-    path("customers/", include("invoices.urls")),
+    # /invoices/..., /credit-notes/... and a customer's billing region
+    path("", include("invoices.urls")),
     # /users/ (Admin only): accounts and their roles
     path("users/", include("billing_site.users_urls")),
     # /activity/ (Admin only): the audit trail

@@ -18,6 +18,15 @@ class Customer(models.Model):
     email = models.EmailField(blank=True)
     enabled = models.BooleanField(default=True)
     traits = models.JSONField(default=dict, blank=True, help_text="Free-form text attributes.")
+    net_terms_days = models.PositiveIntegerField(
+        "payment terms (days)",
+        null=True,
+        blank=True,
+        help_text="Days from issue to due date for this customer; empty uses the plan's terms.",
+    )
+    billing_address = models.TextField(
+        blank=True, help_text="Printed on invoices as the customer's address."
+    )
     created_by_ingestion = models.BooleanField(
         default=False,
         help_text="Created automatically when usage first arrived for this customer ID.",

@@ -18,8 +18,6 @@ from customers.models import Customer, PlanAssignment
 from customers.selectors import customers_with_current_plan
 from customers.services import assignment_end, customer_create, customer_update, plan_assign
 from customers.tables import CustomerTable
-from invoices.builder import billing_tz, build_invoice, customer_periods, unassigned_usage
-from invoices.selection import selected_period
 
 
 def _get_customer(pk: int) -> Customer:
@@ -74,10 +72,10 @@ def customer_edit(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, template, {"customer": customer, "form": form})
 
 
-def _detail_context(request: HttpRequest, customer: Customer, **extra: Any) -> dict[str, Any]:
+def _detail_context(customer: Customer, **extra: Any) -> dict[str, Any]:
+    """The customer and their plans; the billing region (usage to date and
+    invoices) is the invoices app's, loaded into the page by HTMX."""
     now = timezone.now()
-    periods = customer_periods(customer, now)
-    ref = selected_period(customer, request.GET.get("period"), periods, now)
     assign_form = extra.pop("assign_form", None) or AssignPlanForm(
         initial={"start_at": timezone.localtime(now).replace(second=0, microsecond=0)}
     )
@@ -85,23 +83,16 @@ def _detail_context(request: HttpRequest, customer: Customer, **extra: Any) -> d
         "customer": customer,
         "assignments": customer.assignments.select_related("plan").order_by("-start_at"),
         "assign_form": assign_form,
-        "periods": periods,
-        "selected": ref,
-        "invoice": build_invoice(customer, ref) if ref else None,
-        "simplified": request.GET.get("view") == "simplified",
-        "unassigned": unassigned_usage(customer),
-        "billing_time_zone": billing_tz().key,
+        "billing_time_zone": timezone.get_current_timezone_name(),
         **extra,
     }
 
 
 @require_GET
 @permission_required("customers.view_customer", raise_exception=True)
-@vary_on_headers("HX-Request")
 def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
     customer = _get_customer(pk)
-    template = page_or_partial(request, "customers/detail.html", "invoice")
-    return render(request, template, _detail_context(request, customer))
+    return render(request, "customers/detail.html", _detail_context(customer))
 
 
 @require_POST
@@ -118,7 +109,7 @@ def assign_plan(request: HttpRequest, pk: int) -> HttpResponse:
             messages.success(request, f"{customer.name} is now on {assignment.plan.name}.")
             return redirect_after_write(request, customer.get_absolute_url())
     template = "customers/detail.html#plans" if request.htmx else "customers/detail.html"  # type: ignore[attr-defined]
-    context = _detail_context(request, customer, assign_form=form)
+    context = _detail_context(customer, assign_form=form)
     return render(request, template, context, status=200 if request.htmx else 400)  # type: ignore[attr-defined]
 
 

@@ -15,7 +15,7 @@ How an event becomes an invoice line:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
 from zoneinfo import ZoneInfo
@@ -55,14 +55,16 @@ def billing_tz() -> ZoneInfo:
 @dataclass(frozen=True)
 class PeriodRef:
     assignment: PlanAssignment
-    index: int
     period: BillingPeriod
     is_current: bool
 
     @property
     def token(self) -> str:
-        """`<assignment id>-<period index>`, how URLs name this period."""
-        return f"{self.assignment.pk}-{self.index}"
+        """`<assignment id>@<period start, UTC>`, how URLs name this period:
+        by the stored instant it starts at, so a link keeps naming the same
+        period whatever BILLING_TIME_ZONE says later (a period that is no
+        longer a boundary of the assignment is simply not found)."""
+        return f"{self.assignment.pk}@{self.period.start.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}"
 
     @property
     def coverage(self) -> Fraction:
@@ -81,6 +83,7 @@ class PeriodRef:
 
 @dataclass(frozen=True)
 class InvoiceSection:
+    meter_id: int
     meter_label: str
     rate_model: str
     lines: list[PricedLine]
@@ -96,7 +99,49 @@ class SimpleLine:
 
 
 @dataclass(frozen=True)
+class Header:
+    """Who, what and when, as printed: for a draft from the live customer and
+    plan, for an issued invoice from its stored snapshot."""
+
+    customer_name: str
+    customer_id: str
+    customer_email: str
+    customer_address: str
+    plan_name: str
+    period_start: datetime
+    usage_end: datetime
+    is_current: bool = False
+    number: str = ""
+    status: str = "draft"
+    status_label: str = "Draft"
+    issue_date: date | None = None
+    due_date: date | None = None
+    seller_name: str = ""
+    seller_address: str = ""
+
+
+def simplify(sections: list[InvoiceSection]) -> list[SimpleLine]:
+    """One line per rate (the guide: "you can simplify how invoices are presented")."""
+    simple = []
+    for section in sections:
+        prices = {line.unit_price for line in section.lines if line.kind is LineKind.USAGE}
+        simple.append(
+            SimpleLine(
+                description=section.meter_label,
+                quantity=exact_sum(
+                    line.quantity for line in section.lines if line.kind is LineKind.USAGE
+                ),
+                unit_price=prices.pop() if len(prices) == 1 else None,
+                amount=section.subtotal,
+            )
+        )
+    return simple
+
+
+@dataclass(frozen=True)
 class Invoice:
+    """A period's invoice computed from usage and today's prices: a draft."""
+
     customer: Customer
     ref: PeriodRef
     currency: str
@@ -109,26 +154,28 @@ class Invoice:
         return self.ref.assignment.plan.name
 
     @property
+    def header(self) -> Header:
+        c = self.customer
+        return Header(
+            customer_name=c.name,
+            customer_id=c.customer_id,
+            customer_email=c.email,
+            customer_address=c.billing_address,
+            plan_name=self.plan_name,
+            period_start=self.ref.period.start,
+            usage_end=self.ref.usage_end,
+            is_current=self.ref.is_current,
+            seller_name=settings.SELLER_NAME,
+            seller_address=settings.SELLER_ADDRESS,
+        )
+
+    @property
     def lines(self) -> list[PricedLine]:
         return [line for section in self.sections for line in section.lines]
 
     @property
     def simplified(self) -> list[SimpleLine]:
-        """One line per rate (the guide: "you can simplify how invoices are presented")."""
-        simple = []
-        for section in self.sections:
-            prices = {line.unit_price for line in section.lines if line.kind is LineKind.USAGE}
-            simple.append(
-                SimpleLine(
-                    description=section.meter_label,
-                    quantity=exact_sum(
-                        line.quantity for line in section.lines if line.kind is LineKind.USAGE
-                    ),
-                    unit_price=prices.pop() if len(prices) == 1 else None,
-                    amount=section.subtotal,
-                )
-            )
-        return simple
+        return simplify(self.sections)
 
 
 def _ref(assignment: PlanAssignment, index: int, now: datetime) -> PeriodRef:
@@ -138,7 +185,16 @@ def _ref(assignment: PlanAssignment, index: int, now: datetime) -> PeriodRef:
         boundary(assignment.start_at, period, index + 1, tz),
     )
     active = assignment.end_at is None or now < assignment.end_at
-    return PeriodRef(assignment, index, bp, is_current=active and bp.contains(now))
+    return PeriodRef(assignment, bp, is_current=active and bp.contains(now))
+
+
+def stored_period(
+    assignment: PlanAssignment, start: datetime, end: datetime, now: datetime
+) -> PeriodRef:
+    """The period a stored invoice names, by its own dates."""
+    active = assignment.end_at is None or now < assignment.end_at
+    bp = BillingPeriod(start, end)
+    return PeriodRef(assignment, bp, is_current=active and bp.contains(now))
 
 
 def _assignment_periods(assignment: PlanAssignment, now: datetime) -> list[PeriodRef]:
@@ -185,14 +241,16 @@ def _with_usage(customer: Customer, refs: list[PeriodRef]) -> set[str]:
 
 
 def find_period(
-    customer: Customer, assignment_id: int, index: int, now: datetime
+    customer: Customer, assignment_id: int, start: datetime, now: datetime
 ) -> PeriodRef | None:
-    """The index-th period of one of the customer's assignments, if it has begun."""
+    """The period of one of the customer's assignments that starts at `start`,
+    if there is one and it has begun."""
     assignment = customer.assignments.select_related("plan").filter(pk=assignment_id).first()
-    if assignment is None or not 0 <= index <= 100_000:
+    if assignment is None or not assignment.start_at <= start <= now:
         return None
-    ref = _ref(assignment, index, now)
-    if ref.period.start > now or (assignment.end_at and ref.period.start >= assignment.end_at):
+    tz, period = billing_tz(), Period(assignment.plan.billing_period)
+    ref = _ref(assignment, period_index(assignment.start_at, period, start, tz), now)
+    if ref.period.start != start or (assignment.end_at and start >= assignment.end_at):
         return None
     return ref
 
@@ -212,6 +270,7 @@ def build_invoice(customer: Customer, ref: PeriodRef) -> Invoice:
         rated = rate_usage(rate_spec(rate), groups, plan.currency, ref.coverage)
         sections.append(
             InvoiceSection(
+                meter_id=rate.meter_id,
                 meter_label=rate.meter.label,
                 rate_model=rate.get_rate_model_display(),
                 lines=rated.lines,

@@ -14,11 +14,12 @@ from django.conf import settings
 from django.contrib.staticfiles import finders
 from django.contrib.staticfiles.storage import staticfiles_storage
 from django.template.loader import render_to_string
-from django.utils import timezone
 from weasyprint import HTML
 from weasyprint.urls import FatalURLFetchingError, URLFetcher, URLFetcherResponse
 
+from invoices import models
 from invoices.builder import Invoice
+from invoices.selectors import StoredContent, stored_content
 
 # URLs in the PDF template resolve against this origin, which the fetcher
 # answers from our static files without any network (.invalid never resolves).
@@ -49,24 +50,33 @@ class StaticOnlyFetcher(URLFetcher):
         return URLFetcherResponse(url, body, {"Content-Type": mime})
 
 
-def render_invoice_html(invoice: Invoice, *, simplified: bool = False) -> str:
+def render_invoice_html(invoice: Invoice | StoredContent, *, simplified: bool = False) -> str:
     return render_to_string(
         "invoices/pdf.html",
         {
             "invoice": invoice,
+            "header": invoice.header,
             "simplified": simplified,
             # The customer's document: the operator-only "unpriced usage"
             # section of invoices/_lines.html stays on the page.
             "customer_copy": True,
-            "seller_name": settings.SELLER_NAME,
-            "seller_address": settings.SELLER_ADDRESS,
-            "issued": timezone.now(),
         },
     )
 
 
-def render_invoice_pdf(invoice: Invoice, *, simplified: bool = False) -> bytes:
-    html = render_invoice_html(invoice, simplified=simplified)
+def render_invoice_pdf(invoice: Invoice | StoredContent, *, simplified: bool = False) -> bytes:
+    return _pdf(render_invoice_html(invoice, simplified=simplified))
+
+
+def render_credit_note_pdf(note: models.CreditNote) -> bytes:
+    html = render_to_string(
+        "invoices/credit_note_pdf.html",
+        {"note": note, "invoice": note.invoice, "lines": list(note.lines.all())},
+    )
+    return _pdf(html)
+
+
+def _pdf(html: str) -> bytes:
     try:
         pdf = HTML(string=html, base_url=STATIC_BASE, url_fetcher=StaticOnlyFetcher()).write_pdf()
     except FatalURLFetchingError as exc:
@@ -76,3 +86,8 @@ def render_invoice_pdf(invoice: Invoice, *, simplified: bool = False) -> bytes:
     if pdf is None:
         raise RuntimeError("WeasyPrint returned no PDF")
     return bytes(pdf)
+
+
+def render_stored_invoice_pdf(invoice: models.Invoice) -> bytes:
+    """The issued invoice's PDF, from its stored rows only."""
+    return render_invoice_pdf(stored_content(invoice))

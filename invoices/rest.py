@@ -17,8 +17,9 @@ from ninja import P, PathEx, Router, Schema
 
 from customers.models import Customer
 from customers.rest import get_customer
-from invoices.builder import Invoice, PeriodRef, build_invoice, current_period, find_period
+from invoices.builder import Invoice, PeriodRef, build_invoice, current_period
 from invoices.builder import customer_periods as periods_of
+from invoices.selection import period_by_token
 from pricing.money import round_money
 from pricing.rating import PricedLine, UnpricedUsage
 
@@ -29,7 +30,7 @@ router = Router(tags=["invoices"])
 
 
 class PeriodOut(Schema):
-    period: str  # how to ask for this invoice: "<assignment id>-<period index>"
+    period: str  # how to ask for this invoice: "<assignment id>@<period start, UTC>"
     start: datetime
     end: datetime
     is_current: bool
@@ -146,10 +147,7 @@ def invoice_json(invoice: Invoice) -> dict[str, Any]:
 def _find(customer: Customer, period: str, now: datetime) -> PeriodRef | None:
     if period == "current":
         return current_period(customer, now)
-    assignment_id, _, index = period.partition("-")
-    if not (assignment_id.isdigit() and index.isdigit()):
-        return None
-    return find_period(customer, int(assignment_id), int(index), now)
+    return period_by_token(customer, period, now)
 
 
 # /customers/<id>/invoices

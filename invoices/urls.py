@@ -7,6 +7,23 @@ from invoices import views
 app_name = "invoices"
 
 urlpatterns = [
-    # /customers/<pk>/invoice.pdf
-    path("<int:pk>/invoice.pdf", views.invoice_pdf, name="pdf"),
+    # /invoices/
+    path("invoices/", views.invoice_list, name="list"),
+    path("invoices/<int:pk>/", views.invoice_detail, name="detail"),
+    path("invoices/<int:pk>/invoice.pdf", views.invoice_document, name="document"),
+    path("invoices/<int:pk>/finalize/", views.invoice_finalize_view, name="finalize"),
+    path("invoices/<int:pk>/hold/", views.invoice_hold_view, name="hold"),
+    path("invoices/<int:pk>/pay/", views.invoice_pay_view, name="pay"),
+    path(
+        "invoices/<int:pk>/uncollectible/", views.invoice_uncollectible_view, name="uncollectible"
+    ),
+    path("invoices/<int:pk>/void/", views.invoice_void_view, name="void"),
+    path("invoices/<int:pk>/credit/", views.credit_note_create_view, name="credit"),
+    path("credit-notes/<int:pk>/", views.credit_note_detail, name="credit_note"),
+    path(
+        "credit-notes/<int:pk>/credit-note.pdf", views.credit_note_document, name="credit_note_pdf"
+    ),
+    # /customers/<pk>/…: a customer's billing, shown inside the customer page
+    path("customers/<int:pk>/billing/", views.customer_billing, name="customer_billing"),
+    path("customers/<int:pk>/invoice.pdf", views.invoice_pdf, name="pdf"),
 ]

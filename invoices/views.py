@@ -1,22 +1,366 @@
+"""Invoice pages: the list across customers, one invoice with its history and
+actions, a customer's billing region, the PDFs. Writes go through
+invoices/services.py."""
+
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
+from django.core.exceptions import ValidationError
+from django.db.models import Count, Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.text import slugify
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.vary import vary_on_headers
+from django_tables2 import RequestConfig
+from django_tables2.export import TableExport
 
+from billing_site.htmx import page_or_partial
 from customers.models import Customer
-from invoices.builder import build_invoice, customer_periods
+from invoices.builder import (
+    billing_tz,
+    build_invoice,
+    customer_periods,
+    stored_period,
+    unassigned_usage,
+)
+from invoices.forms import CreditNoteForm, InvoiceFilterForm, PayForm, VoidForm
+from invoices.models import CreditNote, Invoice
 from invoices.pdf import render_invoice_pdf
 from invoices.selection import selected_period
+from invoices.selectors import stored_content
+from invoices.services import (
+    CreditRequest,
+    credit_note_create,
+    credit_note_document_store,
+    credited_by_line,
+    invoice_document_store,
+    invoice_finalize,
+    invoice_hold,
+    invoice_mark_paid,
+    invoice_mark_uncollectible,
+    invoice_void,
+    settles_at,
+)
+from invoices.tables import InvoiceTable
+from meters.sqlite_functions import ExactSum
+from pricing.money import exact_sum
+
+
+def _pdf(content: bytes, filename: str) -> HttpResponse:
+    response = HttpResponse(content, content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+def _actor(request: HttpRequest) -> str:
+    return request.user.get_username()
+
+
+# /invoices/ ------------------------------------------------------------------
+
+
+def _filtered(form: InvoiceFilterForm) -> QuerySet[Invoice]:
+    invoices = Invoice.objects.select_related("customer")
+    if not form.is_valid():
+        return invoices
+    data = form.cleaned_data
+    if data["status"]:
+        invoices = invoices.filter(status=data["status"])
+    if data["customer"]:
+        who = data["customer"]
+        invoices = invoices.filter(
+            Q(customer__name__icontains=who) | Q(customer__customer_id__icontains=who)
+        )
+    if data["period"]:
+        day = datetime.combine(data["period"], datetime.min.time(), tzinfo=billing_tz())
+        invoices = invoices.filter(period_start__lte=day, period_end__gt=day)
+    return invoices
+
+
+@require_GET
+@permission_required("invoices.view_invoice", raise_exception=True)
+@vary_on_headers("HX-Request")
+def invoice_list(request: HttpRequest) -> HttpResponse:
+    form = InvoiceFilterForm(request.GET or None)
+    invoices = _filtered(form)
+    table = InvoiceTable(invoices)
+    RequestConfig(request, paginate={"per_page": 50}).configure(table)
+    export = request.GET.get("_export")
+    if export == "csv":
+        exported: HttpResponse = TableExport("csv", table).response("invoices.csv")
+        return exported
+    # Issued, not void: what customers were asked to pay, per currency, summed
+    # exactly by the database.
+    totals = (
+        invoices.exclude(status__in=[Invoice.Status.DRAFT, Invoice.Status.VOID])
+        .values("currency")
+        .annotate(count=Count("pk"), total=ExactSum("total"))
+        .order_by("currency")
+    )
+    template = page_or_partial(request, "invoices/list.html", "invoice-table")
+    context = {"form": form, "table": table, "totals": totals, "query": request.GET.urlencode()}
+    return render(request, template, context)
+
+
+# /invoices/<pk>/ ---------------------------------------------------------------
+
+
+def _invoice(pk: int) -> Invoice:
+    return get_object_or_404(Invoice.objects.select_related("customer", "assignment__plan"), pk=pk)
+
+
+def _detail_context(invoice: Invoice, **forms: Any) -> dict[str, Any]:
+    now = timezone.now()
+    if invoice.is_draft:
+        ref = stored_period(invoice.assignment, invoice.period_start, invoice.period_end, now)
+        content: Any = build_invoice(invoice.customer, ref)
+        settles = settles_at(invoice)
+    else:
+        content, settles = stored_content(invoice), None
+    credited = credited_by_line(invoice) if not invoice.is_draft else {}
+    credit_total = exact_sum(credited.values())
+    credit_form = forms.pop("credit_form", None)
+    if credit_form is None and not invoice.is_draft:
+        credit_form = CreditNoteForm(invoice=invoice)
+    return {
+        "record": invoice,
+        "invoice": content,
+        "header": content.header,
+        "settles_at": settles,
+        "period_open": invoice.is_draft and now < content.header.usage_end,
+        "changes": invoice.changes.all(),
+        "credit_notes": invoice.credit_notes.all(),
+        "credited": credit_total,
+        "remaining": (invoice.total or Decimal(0)) - credit_total,
+        "void_form": forms.pop("void_form", None) or VoidForm(),
+        "pay_form": forms.pop("pay_form", None) or PayForm(),
+        "credit_form": credit_form,
+        "simplified": False,
+    }
+
+
+@require_GET
+@permission_required("invoices.view_invoice", raise_exception=True)
+def invoice_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    invoice = _invoice(pk)
+    return render(request, "invoices/detail.html", _detail_context(invoice))
+
+
+def _act(
+    request: HttpRequest, pk: int, action: Callable[[Invoice], object], done: str
+) -> HttpResponse:
+    """Run one lifecycle service on the invoice; its refusal becomes a message."""
+    invoice = _invoice(pk)
+    try:
+        action(invoice)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, done)
+    return redirect(invoice)
+
+
+@require_POST
+@permission_required("invoices.finalize_invoice", raise_exception=True)
+def invoice_finalize_view(request: HttpRequest, pk: int) -> HttpResponse:
+    def finalize(invoice: Invoice) -> None:
+        issued = invoice_finalize(invoice=invoice, now=timezone.now(), actor=_actor(request))
+        invoice_document_store(invoice=issued)
+
+    return _act(request, pk, finalize, "Invoice finalized: it has its number and will not change.")
+
+
+@require_POST
+@permission_required("invoices.finalize_invoice", raise_exception=True)
+def invoice_hold_view(request: HttpRequest, pk: int) -> HttpResponse:
+    hold = request.POST.get("hold") == "1"
+    return _act(
+        request,
+        pk,
+        lambda i: invoice_hold(invoice=i, hold=hold, now=timezone.now(), actor=_actor(request)),
+        "Draft held for review: period close leaves it alone."
+        if hold
+        else "Draft released: period close finalizes it after its grace period.",
+    )
+
+
+@require_POST
+@permission_required("invoices.finalize_invoice", raise_exception=True)
+def invoice_pay_view(request: HttpRequest, pk: int) -> HttpResponse:
+    invoice = _invoice(pk)
+    form = PayForm(request.POST)
+    if form.is_valid():
+        try:
+            invoice_mark_paid(
+                invoice=invoice,
+                paid_on=form.cleaned_data["paid_on"],
+                reference=form.cleaned_data["reference"],
+                now=timezone.now(),
+                actor=_actor(request),
+            )
+        except ValidationError as exc:
+            _form_error(form, exc)
+        else:
+            messages.success(request, f"{invoice.number} marked paid.")
+            return redirect(invoice)
+    context = _detail_context(invoice, pay_form=form)
+    return render(request, "invoices/detail.html", context, status=400)
+
+
+@require_POST
+@permission_required("invoices.correct_invoice", raise_exception=True)
+def invoice_uncollectible_view(request: HttpRequest, pk: int) -> HttpResponse:
+    return _act(
+        request,
+        pk,
+        lambda i: invoice_mark_uncollectible(invoice=i, now=timezone.now(), actor=_actor(request)),
+        "Invoice marked uncollectible.",
+    )
+
+
+def _form_error(form: Any, exc: ValidationError) -> None:
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.error_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, exc)
+
+
+@require_POST
+@permission_required("invoices.correct_invoice", raise_exception=True)
+def invoice_void_view(request: HttpRequest, pk: int) -> HttpResponse:
+    invoice = _invoice(pk)
+    form = VoidForm(request.POST)
+    if form.is_valid():
+        try:
+            invoice_void(
+                invoice=invoice,
+                reason=form.cleaned_data["reason"],
+                now=timezone.now(),
+                actor=_actor(request),
+            )
+        except ValidationError as exc:
+            _form_error(form, exc)
+        else:
+            messages.success(request, f"{invoice.number} voided. Its number stays used.")
+            return redirect(invoice)
+    return render(
+        request, "invoices/detail.html", _detail_context(invoice, void_form=form), status=400
+    )
+
+
+@require_POST
+@permission_required("invoices.correct_invoice", raise_exception=True)
+def credit_note_create_view(request: HttpRequest, pk: int) -> HttpResponse:
+    invoice = _invoice(pk)
+    if invoice.is_draft:
+        raise Http404("A draft has nothing to credit.")
+    form = CreditNoteForm(request.POST, invoice=invoice)
+    if form.is_valid():
+        requests = [
+            CreditRequest(line, form.cleaned_data[name])
+            for line, name in form.line_fields
+            if form.cleaned_data[name]
+        ]
+        if form.cleaned_data["whole"]:
+            requests.append(CreditRequest(None, form.cleaned_data["whole"]))
+        try:
+            note = credit_note_create(
+                invoice=invoice,
+                requests=requests,
+                reason=form.cleaned_data["reason"],
+                now=timezone.now(),
+                actor=_actor(request),
+            )
+        except ValidationError as exc:
+            _form_error(form, exc)
+        else:
+            messages.success(request, f"Credit note {note.number} issued.")
+            return redirect(note)
+    context = _detail_context(invoice, credit_form=form)
+    return render(request, "invoices/detail.html", context, status=400)
+
+
+@require_GET
+@permission_required("invoices.view_invoice", raise_exception=True)
+def invoice_document(request: HttpRequest, pk: int) -> HttpResponse:
+    """The issued invoice's stored PDF (rendered and kept on first need), or
+    a draft's PDF computed now."""
+    invoice = _invoice(pk)
+    if invoice.is_draft:
+        ref = stored_period(
+            invoice.assignment, invoice.period_start, invoice.period_end, timezone.now()
+        )
+        pdf = render_invoice_pdf(build_invoice(invoice.customer, ref))
+        name = f"draft-{slugify(invoice.customer.customer_id)}-{invoice.period_start:%Y-%m-%d}.pdf"
+        return _pdf(pdf, name)
+    document = invoice_document_store(invoice=invoice)
+    return _pdf(bytes(document.content), f"{invoice.number}.pdf")
+
+
+# /credit-notes/<pk>/ ---------------------------------------------------------------
+
+
+@require_GET
+@permission_required("invoices.view_creditnote", raise_exception=True)
+def credit_note_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    note = get_object_or_404(CreditNote.objects.select_related("invoice"), pk=pk)
+    return render(request, "invoices/credit_note.html", {"note": note, "lines": note.lines.all()})
+
+
+@require_GET
+@permission_required("invoices.view_creditnote", raise_exception=True)
+def credit_note_document(request: HttpRequest, pk: int) -> HttpResponse:
+    note = get_object_or_404(CreditNote.objects.select_related("invoice"), pk=pk)
+    document = credit_note_document_store(credit_note=note)
+    return _pdf(bytes(document.content), f"{note.number}.pdf")
+
+
+# /customers/<pk>/billing/ -------------------------------------------------------------
+
+
+def _billing_context(request: HttpRequest, customer: Customer) -> dict[str, Any]:
+    now = timezone.now()
+    periods = customer_periods(customer, now)
+    ref = selected_period(customer, request.GET.get("period"), periods, now)
+    invoices = customer.invoices.select_related("assignment").order_by("-period_start", "-pk")[:50]
+    return {
+        "customer": customer,
+        "periods": periods,
+        "selected": ref,
+        "invoice": build_invoice(customer, ref) if ref else None,
+        "simplified": request.GET.get("view") == "simplified",
+        "invoices": invoices,
+        "unassigned": unassigned_usage(customer),
+    }
+
+
+@require_GET
+@permission_required("customers.view_customer", raise_exception=True)
+@vary_on_headers("HX-Request", "HX-Target")
+def customer_billing(request: HttpRequest, pk: int) -> HttpResponse:
+    """The customer's usage to date and their invoices: a region of the
+    customer page (loaded by HTMX), or a page of its own without JavaScript."""
+    customer = get_object_or_404(Customer, pk=pk)
+    # The period picker and the tabs swap only the #invoice region inside.
+    htmx = getattr(request, "htmx", None)
+    region = "invoice" if htmx and htmx.target == "invoice" else "billing"
+    template = page_or_partial(request, "invoices/customer_billing.html", region)
+    return render(request, template, _billing_context(request, customer))
 
 
 @require_GET
 @permission_required("customers.view_customer", raise_exception=True)
 def invoice_pdf(request: HttpRequest, pk: int) -> HttpResponse:
-    """The invoice the customer page shows, as a PDF download."""
+    """The period the billing region shows, computed now, as a PDF."""
     customer = get_object_or_404(Customer, pk=pk)
     now = timezone.now()
     ref = selected_period(customer, request.GET.get("period"), customer_periods(customer, now), now)
@@ -24,7 +368,4 @@ def invoice_pdf(request: HttpRequest, pk: int) -> HttpResponse:
         raise Http404("This customer has no invoice yet.")
     invoice = build_invoice(customer, ref)
     pdf = render_invoice_pdf(invoice, simplified=request.GET.get("view") == "simplified")
-    filename = f"invoice-{slugify(customer.customer_id)}-{ref.period.start:%Y-%m-%d}.pdf"
-    response = HttpResponse(pdf, content_type="application/pdf")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
+    return _pdf(pdf, f"invoice-{slugify(customer.customer_id)}-{ref.period.start:%Y-%m-%d}.pdf")

@@ -27,6 +27,24 @@ class Plan(models.Model):
         default="USD",
         help_text="Every rate of the plan is priced in this currency.",
     )
+    grace_period_hours = models.PositiveIntegerField(
+        "grace period (hours)",
+        default=24,
+        help_text="After a period ends, its draft invoice waits this long for late usage "
+        "before it is finalized.",
+    )
+    net_terms_days = models.PositiveIntegerField(
+        "payment terms (days)",
+        default=30,
+        help_text="An invoice is due this many days after it is issued (net 30), unless the "
+        "customer has their own terms.",
+    )
+    late_usage_policy = models.CharField(
+        max_length=20,
+        choices=[(p.value, p.label) for p in periods.LateUsagePolicy],
+        default=periods.LateUsagePolicy.BILL_NEXT,
+        help_text="What happens to usage that arrives after its period's invoice was issued.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -39,6 +39,24 @@ PERIOD_LABELS = {
 }
 
 
+class LateUsagePolicy(StrEnum):
+    """What a plan does with usage that arrives after its period's invoice was
+    finalized. The usage is stored either way and never changes that invoice."""
+
+    BILL_NEXT = "bill_next"
+    REPORT = "report"
+
+    @property
+    def label(self) -> str:
+        return LATE_USAGE_LABELS[self]
+
+
+LATE_USAGE_LABELS = {
+    LateUsagePolicy.BILL_NEXT: "Bill it on the next invoice",
+    LateUsagePolicy.REPORT: "Report it without billing",
+}
+
+
 MONTHS = {Period.MONTHLY: 1, Period.QUARTERLY: 3, Period.YEARLY: 12}
 
 

@@ -108,6 +108,7 @@ class LineKind(StrEnum):
     USAGE = "usage"
     BASE_FEE = "base_fee"
     MINIMUM = "minimum"
+    LATE_USAGE = "late_usage"  # an earlier period's usage that arrived after its invoice
 
 
 @dataclass(frozen=True)

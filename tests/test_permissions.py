@@ -11,6 +11,8 @@ everyone, and an anonymous visitor is sent to the login page.
 from __future__ import annotations
 
 import re
+from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -19,6 +21,9 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
 from billing_site.roles import ADMIN, OPERATOR, ROLES, VIEWER
+from invoices.closing import close_periods
+from invoices.models import Invoice
+from invoices.services import CreditRequest, credit_note_create
 from meters.api_keys import api_key_create
 from tests.factories import guide_setup
 from tests.fixtures import assert_login_redirect, element, login, page, user_with_role
@@ -55,11 +60,24 @@ MATRIX: dict[str, tuple[str | None, str | None]] = {
     # Customers and their invoices
     "customers:list": (VIEWER, NOT_SERVED),
     "customers:detail": (VIEWER, NOT_SERVED),
+    "invoices:customer_billing": (VIEWER, NOT_SERVED),
     "invoices:pdf": (VIEWER, NOT_SERVED),
     "customers:create": (OPERATOR, OPERATOR),
     "customers:edit": (OPERATOR, OPERATOR),
     "customers:assign_plan": (NOT_SERVED, OPERATOR),
     "customers:end_assignment": (NOT_SERVED, OPERATOR),
+    # Invoices: operators finalize and record payments, admins correct
+    "invoices:list": (VIEWER, NOT_SERVED),
+    "invoices:detail": (VIEWER, NOT_SERVED),
+    "invoices:document": (VIEWER, NOT_SERVED),
+    "invoices:finalize": (NOT_SERVED, OPERATOR),
+    "invoices:hold": (NOT_SERVED, OPERATOR),
+    "invoices:pay": (NOT_SERVED, OPERATOR),
+    "invoices:uncollectible": (NOT_SERVED, ADMIN),
+    "invoices:void": (NOT_SERVED, ADMIN),
+    "invoices:credit": (NOT_SERVED, ADMIN),
+    "invoices:credit_note": (VIEWER, NOT_SERVED),
+    "invoices:credit_note_pdf": (VIEWER, NOT_SERVED),
     # Users and the audit trail
     "users:list": (ADMIN, NOT_SERVED),
     "users:create": (ADMIN, ADMIN),
@@ -108,6 +126,17 @@ def test_every_url_pattern_has_a_row_in_the_matrix() -> None:
 def url_kwargs() -> dict[str, dict[str, int]]:
     """Real objects for every path parameter, by URL namespace."""
     guide = guide_setup(timezone.now())
+    # An issued invoice (its period closed 40 days on) and a credit note on it.
+    later = timezone.now() + timedelta(days=40)
+    close_periods(now=later)
+    invoice = Invoice.objects.exclude(status="draft").earliest("period_start")
+    note = credit_note_create(
+        invoice=invoice,
+        requests=[CreditRequest(None, Decimal("0.01"))],
+        reason="matrix",
+        now=later,
+        actor="test",
+    )
     key, _ = api_key_create(name="matrix")
     other = user_with_role(VIEWER)
     return {
@@ -115,7 +144,11 @@ def url_kwargs() -> dict[str, dict[str, int]]:
         "meters:api_key_revoke": {"pk": key.pk},
         "pricing": {"pk": guide.plan.pk, "rate_pk": guide.token_rate.pk},
         "customers": {"pk": guide.customer.pk, "assignment_pk": guide.assignment.pk},
-        "invoices": {"pk": guide.customer.pk},
+        "invoices": {"pk": invoice.pk},
+        "invoices:customer_billing": {"pk": guide.customer.pk},
+        "invoices:pdf": {"pk": guide.customer.pk},
+        "invoices:credit_note": {"pk": note.pk},
+        "invoices:credit_note_pdf": {"pk": note.pk},
         "users": {"pk": other.pk},
     }
 
@@ -212,9 +245,31 @@ def test_a_viewer_sees_no_upload_form_and_no_create_buttons(client: Client, guid
 
 def test_a_viewers_customer_page_has_no_assign_or_end_forms(client: Client, guide: Any) -> None:
     html = get(client, VIEWER, guide.customer.get_absolute_url())
+    billing = get(client, VIEWER, reverse("invoices:customer_billing", args=[guide.customer.pk]))
 
     assert "Assign plan" not in html
     assert "End assignment" not in html
+    assert "Download PDF" in billing
+
+
+@pytest.mark.parametrize(
+    ("role", "buttons"),
+    [
+        (VIEWER, []),
+        (OPERATOR, ["Mark paid"]),
+        (ADMIN, ["Mark paid", "Void invoice", "Mark uncollectible", "Issue credit note"]),
+    ],
+)
+def test_an_issued_invoice_offers_each_role_only_its_actions(
+    client: Client, guide: Any, role: str, buttons: list[str]
+) -> None:
+    close_periods(now=timezone.now() + timedelta(days=40))
+    invoice = Invoice.objects.exclude(status="draft").earliest("period_start")
+
+    html = get(client, role, invoice.get_absolute_url())
+
+    found = re.findall(r'<button type="submit"[^>]*>([^<]+)</button>', html)
+    assert [b for b in found if b != "Log out"] == buttons
     assert "Download PDF" in html
 
 
@@ -243,9 +298,9 @@ def test_only_an_admin_sees_how_to_create_or_revoke_an_api_key(
     ("role", "links"),
     [
         (None, []),
-        (VIEWER, ["Meters", "Pricing", "Customers", "API keys"]),
-        (OPERATOR, ["Meters", "Pricing", "Customers", "API keys"]),
-        (ADMIN, ["Meters", "Pricing", "Customers", "API keys", "Users", "Activity"]),
+        (VIEWER, ["Meters", "Pricing", "Customers", "Invoices", "API keys"]),
+        (OPERATOR, ["Meters", "Pricing", "Customers", "Invoices", "API keys"]),
+        (ADMIN, ["Meters", "Pricing", "Customers", "Invoices", "API keys", "Users", "Activity"]),
     ],
 )
 def test_the_navigation_links_only_what_the_role_may_see(

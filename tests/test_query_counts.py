@@ -25,6 +25,7 @@ from time_machine import TimeMachineFixture
 from customers.models import Customer
 from customers.services import plan_assign
 from invoices.builder import customer_periods
+from invoices.services import draft_ensure
 from meters.api_keys import api_key_create
 from meters.models import ApiKey, Meter, RejectedRecord, UsageEvent
 from meters.naming import dimension_key
@@ -292,7 +293,8 @@ def test_customer_list_and_its_partial_are_flat(client: Client) -> None:
 def histories() -> Iterator[tuple[Customer, Customer]]:
     """A customer two months on a five-rate plan with usage of one meter outside
     it, and one 40 months on a 100-rate plan with usage of 200 meters outside
-    it and before it, every plan in the assign form's choices."""
+    it and before it, every plan in the assign form's choices; each has a
+    stored draft invoice for every period the period picker lists."""
     small_plan, small_priced = plan_with_rates(1)
     large_plan, large_priced = plan_with_rates(MANY_RATES // len(KINDS))
     small = customer_with_history(small_plan, small_priced, months=2, unpriced=meters(1))
@@ -300,6 +302,9 @@ def histories() -> Iterator[tuple[Customer, Customer]]:
         large_plan, large_priced, months=MANY_PERIODS, unpriced=meters(MANY)
     )
     PlanFactory.create_batch(MANY)
+    for customer in (small, large):
+        for ref in customer_periods(customer, NOW):
+            draft_ensure(assignment=ref.assignment, start=ref.period.start, end=ref.period.end)
     yield small, large
 
 
@@ -319,14 +324,29 @@ def test_customer_page_is_flat_in_periods_rates_and_meters(
     assert_same_for_both(histories, lambda c: client.get(reverse("customers:detail", args=[c.pk])))
 
 
+def billing_url(customer: Customer) -> str:
+    return reverse("invoices:customer_billing", args=[customer.pk])
+
+
+def test_customer_billing_page_and_region_are_flat_in_periods_rates_and_meters(
+    client: Client, histories: tuple[Customer, Customer]
+) -> None:
+    assert_same_for_both(histories, lambda c: client.get(billing_url(c)))
+    # What the customer page loads into itself.
+    assert_same_for_both(histories, lambda c: client.get(billing_url(c), headers=HTMX))
+
+
 def test_customer_invoice_partial_is_flat_for_any_period(
     client: Client, histories: tuple[Customer, Customer]
 ) -> None:
     def get(customer: Customer) -> Response:
         # The oldest period listed, picked the way the period picker does.
         oldest = customer_periods(customer, NOW)[-1].token
-        url = reverse("customers:detail", args=[customer.pk])
-        return client.get(url, {"period": oldest, "view": "simplified"}, headers=HTMX)
+        return client.get(
+            billing_url(customer),
+            {"period": oldest, "view": "simplified"},
+            headers={**HTMX, "HX-Target": "invoice"},
+        )
 
     assert_same_for_both(histories, get)
 

@@ -125,3 +125,12 @@ document.addEventListener("change", (event) => {
     form.dispatchEvent(new CustomEvent("preview-changed"));
   }
 });
+
+// A form carrying data-confirm asks before it submits (irreversible actions:
+// finalize, void, credit note). Without JavaScript it submits directly.
+document.addEventListener("submit", (event) => {
+  const form = event.target;
+  if (form instanceof HTMLFormElement && form.dataset.confirm && !window.confirm(form.dataset.confirm)) {
+    event.preventDefault();
+  }
+});

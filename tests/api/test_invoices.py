@@ -39,7 +39,7 @@ def test_periods_list_the_current_one_and_past_ones_with_usage(
     # January had no usage, so only the current period and February are listed.
     assert periods == [
         {
-            "period": f"{guide.assignment.pk}-2",
+            "period": f"{guide.assignment.pk}@2025-03-01T00:00:00Z",
             "start": "2025-03-01T00:00:00Z",
             "end": "2025-04-01T00:00:00Z",
             "is_current": True,
@@ -47,7 +47,7 @@ def test_periods_list_the_current_one_and_past_ones_with_usage(
             "assignment_id": guide.assignment.pk,
         },
         {
-            "period": f"{guide.assignment.pk}-1",
+            "period": f"{guide.assignment.pk}@2025-02-01T00:00:00Z",
             "start": "2025-02-01T00:00:00Z",
             "end": "2025-03-01T00:00:00Z",
             "is_current": False,
@@ -55,7 +55,9 @@ def test_periods_list_the_current_one_and_past_ones_with_usage(
             "assignment_id": guide.assignment.pk,
         },
     ]
-    past = api.get(f"/customers/{guide.customer.pk}/invoices/{guide.assignment.pk}-1").json()
+    past = api.get(
+        f"/customers/{guide.customer.pk}/invoices/{guide.assignment.pk}@2025-02-01T00:00:00Z"
+    ).json()
     assert past["total"] == "0.14"
     assert past["period"]["is_current"] is False
 
@@ -64,10 +66,10 @@ def test_current_names_the_current_period(api: Api, guide: Guide) -> None:
     url = f"/customers/{guide.customer.pk}/invoices"
 
     current = api.get(f"{url}/current").json()
-    by_token = api.get(f"{url}/{guide.assignment.pk}-0").json()
+    by_token = api.get(f"{url}/{guide.assignment.pk}@2025-03-01T00:00:00Z").json()
 
     assert current == by_token
-    assert current["period"]["period"] == f"{guide.assignment.pk}-0"
+    assert current["period"]["period"] == f"{guide.assignment.pk}@2025-03-01T00:00:00Z"
 
 
 def test_the_invoice_json_is_the_builders_invoice(api: Api, guide: Guide, now: datetime) -> None:
@@ -116,7 +118,16 @@ def test_base_fees_and_minimums_are_lines_of_their_own_kind(
 def test_an_unknown_period_is_404(api: Api, guide: Guide) -> None:
     url = f"/customers/{guide.customer.pk}/invoices"
 
-    for period in ["999-0", f"{guide.assignment.pk}-5", "soon", f"{guide.assignment.pk}-x"]:
+    pk = guide.assignment.pk
+    for period in [
+        "999@2025-03-01T00:00:00Z",  # no such assignment
+        f"{pk}@2025-03-02T00:00:00Z",  # not a period start
+        f"{pk}@2025-05-01T00:00:00Z",  # not begun yet
+        f"{pk}@2025-02-01T00:00:00Z",  # before the assignment
+        f"{pk}-0",  # the old index form
+        "soon",
+        f"{pk}@2025-13-01T00:00:00Z",
+    ]:
         response = api.get(f"{url}/{period}")
         assert response.status_code == 404, period
         assert errors(response) == [
@@ -136,7 +147,7 @@ def test_a_customer_without_a_plan_has_no_periods_and_no_current_invoice(
 def test_another_customers_period_is_not_found(api: Api, guide: Guide, now: datetime) -> None:
     other = CustomerFactory.create()
 
-    response = api.get(f"/customers/{other.pk}/invoices/{guide.assignment.pk}-0")
+    response = api.get(f"/customers/{other.pk}/invoices/{guide.assignment.pk}@2025-03-01T00:00:00Z")
 
     assert response.status_code == 404
 

@@ -1,5 +1,6 @@
 """The native JSON API as a whole: keys, the guide from an empty database to
-the invoice entirely over HTTP, the invoice agreeing with the customer page,
+the invoice entirely over HTTP, the invoice agreeing with the customer's
+billing region,
 and the OpenAPI document and docs page."""
 
 from __future__ import annotations
@@ -117,7 +118,9 @@ def test_the_guide_end_to_end_over_the_api_bills_14_cents(api: Api, now: datetim
     customer = create_guide_over_the_api(api, now)
 
     periods = api.get(f"/customers/{customer['id']}/invoices").json()
-    invoice = api.get(f"/customers/{customer['id']}/invoices/{periods[0]['period']}").json()
+    response = api.get(f"/customers/{customer['id']}/invoices/{periods[0]['period']}")
+    assert response.status_code == 200, response.content
+    invoice = response.json()
 
     assert [(p["start"], p["is_current"]) for p in periods] == [("2025-03-01T00:00:00Z", True)]
     assert invoice["currency"] == "USD"
@@ -177,7 +180,7 @@ def page_rows(html: str) -> list[list[str]]:
 
 
 def rows_from_json(invoice: dict[str, Any]) -> list[list[str]]:
-    """What the customer page's invoice table shows, built from the API's JSON."""
+    """What the billing region's invoice table shows, built from the API's JSON."""
     currency = invoice["currency"]
     rows = [["Description", "Quantity", "Unit price", "Amount"]]
     for section in invoice["sections"]:
@@ -200,7 +203,7 @@ def rows_from_json(invoice: dict[str, Any]) -> list[list[str]]:
     return rows
 
 
-def test_the_invoice_json_matches_the_customer_page(
+def test_the_invoice_json_matches_the_customer_billing_region(
     api: Api, admin_client: Client, now: datetime
 ) -> None:
     customer = create_guide_over_the_api(api, now)
@@ -209,9 +212,12 @@ def test_the_invoice_json_matches_the_customer_page(
     api.post("/events", [{**extra, "dimensions": {"model": "model c", "type": "input"}}])
 
     invoice = api.get(f"/customers/{customer['id']}/invoices/current").json()
-    html = admin_client.get(reverse("customers:detail", args=[customer["id"]])).content.decode()
+    url = reverse("invoices:customer_billing", args=[customer["id"]])
+    html = admin_client.get(url).content.decode()
 
     assert page_rows(html) == rows_from_json(invoice)
+    # The page and the API name the period the same way.
+    assert f'<option value="{invoice["period"]["period"]}" selected>' in html
     assert page_rows(html)[-1] == ["Total", "$0.14"]
     assert invoice["unpriced"] == [
         {

@@ -152,7 +152,9 @@ def test_guide_flow_from_empty_database_to_the_invoice_and_pdf(page, artifacts: 
 
     nav(page, "Customers")
     page.get_by_role("link", name="Test Customer").click()
+    # The billing region loads into the customer page by HTMX after the page.
     invoice = page.locator("#invoice")
+    invoice.wait_for()
     rows = {
         "LLM tokens · model a · input": "$0.01",
         "LLM tokens · model a · output": "$0.02",

@@ -72,6 +72,8 @@ def seeded() -> Guide:
 def page_width(page, name: str, artifacts: Path) -> int:  # type: ignore[no-untyped-def]
     """The page's laid-out width, after saving its screenshot."""
     page.wait_for_load_state("networkidle")
+    if name in {"customer", "customer-simplified"}:
+        page.locator("#invoice").wait_for()  # loaded into the page by HTMX
     page.screenshot(path=artifacts / f"phone-{name}.png", full_page=True)
     return int(page.evaluate("document.documentElement.scrollWidth"))
 
@@ -86,6 +88,7 @@ def test_every_page_fits_a_phone_screen(page, artifacts: Path) -> None:  # type:
         "customer": reverse("customers:detail", args=[guide.customer.pk]),
         "customer-simplified": reverse("customers:detail", args=[guide.customer.pk])
         + "?view=simplified",
+        "customer-billing": reverse("invoices:customer_billing", args=[guide.customer.pk]),
         "customers": reverse("customers:list"),
         "customer-create": reverse("customers:create"),
         "meters": reverse("meters:list"),

@@ -168,7 +168,7 @@ def test_assignment_before_the_current_one_is_saved(admin_client: Client, other_
 
     response = admin_client.post(
         reverse("admin:customers_planassignment_add"),
-        assignment_data(customer, other_plan, "2025-01-01", "2025-03-01"),
+        assignment_data(customer, other_plan, "2024-12-01", "2025-02-01"),
     )
 
     assert response.status_code == 302
@@ -234,21 +234,21 @@ def test_ending_one_assignment_and_starting_the_next_inline_is_saved(
 def test_inline_change_that_would_reach_the_database_in_the_wrong_order(
     admin_client: Client, other_plan: Plan
 ) -> None:
-    # Stored: Other plan Jan 1 - Feb 1, Chatbot from Mar 1. Wanted: Other plan
-    # Jan 1 - Jan 15, Chatbot from Jan 15. The final rows do not overlap, but
+    # Stored: Other plan Dec 1 - Jan 1, Chatbot from Feb 1. Wanted: Other plan
+    # Dec 1 - Dec 15, Chatbot from Dec 15. The final rows do not overlap, but
     # Django saves the Chatbot row first, while the stored Other plan row still
-    # reaches Feb 1: refused with a form error instead of an IntegrityError.
+    # reaches Jan 1: refused with a form error instead of an IntegrityError.
     current = PlanAssignment.objects.select_related("customer", "plan").get()
     customer = current.customer
     earlier = PlanAssignment.objects.create(
         customer=customer,
         plan=other_plan,
-        start_at=datetime(2025, 1, 1, tzinfo=UTC),
-        end_at=datetime(2025, 2, 1, tzinfo=UTC),
+        start_at=datetime(2024, 12, 1, tzinfo=UTC),
+        end_at=datetime(2025, 1, 1, tzinfo=UTC),
     )
     rows = [
-        inline_row(customer, current.plan, "2025-01-15", pk=current.pk),
-        inline_row(customer, other_plan, "2025-01-01", "2025-01-15", pk=earlier.pk),
+        inline_row(customer, current.plan, "2024-12-15", pk=current.pk),
+        inline_row(customer, other_plan, "2024-12-01", "2024-12-15", pk=earlier.pk),
     ]
 
     response = admin_client.post(
@@ -259,7 +259,7 @@ def test_inline_change_that_would_reach_the_database_in_the_wrong_order(
     assert response.status_code == 200
     assert "This overlaps the assignment to Other plan" in response.content.decode()
     current.refresh_from_db()
-    assert current.start_at == datetime(2025, 3, 1, tzinfo=UTC)
+    assert current.start_at == datetime(2025, 2, 1, tzinfo=UTC)
 
 
 def test_two_overlapping_assignments_for_a_new_customer(

@@ -10,9 +10,11 @@ from django.test import Client
 
 from billing_site.roles import ROLES
 from billing_site.services import role_of
-from customers.demo import DEMO_USERS, demo_password, guide_seed
 from customers.models import Customer, PlanAssignment
 from customers.services import customer_create, plan_assign
+from invoices.closing import close_periods
+from invoices.demo import DEMO_USERS, demo_password, guide_seed
+from invoices.models import Invoice
 from meters.models import Meter, UsageEvent
 from meters.services import meter_create
 from pricing.models import Plan, PriceCell, Rate
@@ -21,6 +23,7 @@ from pricing.services import plan_create
 pytestmark = pytest.mark.django_db
 
 NOW = datetime(2025, 3, 15, 12, 30, tzinfo=UTC)
+FEBRUARY = datetime(2025, 2, 1, tzinfo=UTC)
 MARCH = datetime(2025, 3, 1, tzinfo=UTC)
 MODELS = (Meter, Plan, Rate, PriceCell, Customer, PlanAssignment, UsageEvent)
 
@@ -45,7 +48,7 @@ def test_seed_builds_exactly_the_guides_objects() -> None:
         "PriceCell": 5,
         "Customer": 1,
         "PlanAssignment": 1,
-        "UsageEvent": 4,
+        "UsageEvent": 8,
     }
     api_calls = Meter.objects.get(api_name="api-calls")
     assert (api_calls.label, api_calls.meter_type, api_calls.dimensions) == (
@@ -80,17 +83,25 @@ def test_seed_builds_exactly_the_guides_objects() -> None:
     assert (customer.name, customer.customer_id) == ("Test Customer", "test-customer")
     assignment = PlanAssignment.objects.get()
     assert (assignment.customer, assignment.plan) == (customer, plan)
-    assert (assignment.start_at, assignment.end_at) == (MARCH, None)
+    # From the start of last month: February's invoice can be issued.
+    assert (assignment.start_at, assignment.end_at) == (FEBRUARY, None)
     events = {e.unique_id: e for e in UsageEvent.objects.all()}
     assert sorted(events) == [
+        "guide-api-calls-2025-02",
         "guide-api-calls-2025-03",
+        "guide-llm-a-input-2025-02",
         "guide-llm-a-input-2025-03",
+        "guide-llm-a-output-2025-02",
         "guide-llm-a-output-2025-03",
+        "guide-llm-b-input-2025-02",
         "guide-llm-b-input-2025-03",
     ]
     assert events["guide-api-calls-2025-03"].value == Decimal(10)
     assert events["guide-llm-b-input-2025-03"].dimensions == {"model": "model b", "type": "input"}
-    assert {e.event_time for e in events.values()} == {datetime(2025, 3, 15, 12, 29, tzinfo=UTC)}
+    assert {e.event_time for e in events.values()} == {
+        datetime(2025, 2, 28, 23, tzinfo=UTC),
+        datetime(2025, 3, 15, 12, 29, tzinfo=UTC),
+    }
     assert {e.customer_id for e in events.values()} == {"test-customer"}
 
 
@@ -117,7 +128,7 @@ def test_running_twice_changes_nothing() -> None:
 
     assert counts() == before
     assert second.created == []
-    assert (second.events_stored, second.events_already_stored) == (0, 4)
+    assert (second.events_stored, second.events_already_stored) == (0, 8)
     assert first.invoice is not None and second.invoice is not None
     assert second.invoice.total == first.invoice.total == Decimal("0.14")
 
@@ -131,7 +142,7 @@ def test_command_prints_the_total_and_is_idempotent() -> None:
     assert "$0.14" in first
     assert counts() == before
     assert "Created" not in second
-    assert "stored 0, 4 already there" in second
+    assert "stored 0, 8 already there" in second
     assert "$0.14" in second
 
 
@@ -149,7 +160,8 @@ def test_events_just_after_the_month_starts_stay_in_the_period() -> None:
 
     invoice = guide_seed(now=now).invoice
 
-    assert {e.event_time for e in UsageEvent.objects.all()} == {MARCH}
+    last_month = datetime(2025, 2, 28, 23, tzinfo=UTC)
+    assert {e.event_time for e in UsageEvent.objects.all()} == {last_month, MARCH}
     assert invoice is not None and invoice.total == Decimal("0.14")
 
 
@@ -187,7 +199,23 @@ def test_a_run_in_a_later_month_shows_the_guides_invoice_for_that_month() -> Non
     april = guide_seed(now=datetime(2025, 4, 10, 9, 0, tzinfo=UTC))
     assert april.invoice is not None
     assert april.invoice.total == Decimal("0.14")
-    assert UsageEvent.objects.count() == 8
+    # March's events were already there; April's four are new.
+    assert UsageEvent.objects.count() == 12
+
+
+def test_period_close_issues_last_months_guide_invoice_with_a_number() -> None:
+    guide_seed(now=NOW)
+
+    report = close_periods(now=NOW)
+
+    february = Invoice.objects.get(period_start=FEBRUARY)
+    assert report.finalized == 1
+    assert (february.status, february.number, february.total) == (
+        "open",
+        "TAL-2025-000001",
+        Decimal("0.14"),
+    )
+    assert Invoice.objects.get(period_start=MARCH).status == "draft"
 
 
 def test_seed_creates_one_demo_user_per_role_and_prints_their_logins(client: Client) -> None:

@@ -1,5 +1,6 @@
-"""The invoice on a customer's page (the guide's step 7): every line, subtotal
-and total a billing user reads, and the usage that is deliberately not billed."""
+"""The invoice in a customer's billing region (the guide's step 7), which the
+customer page loads from invoices:customer_billing: every line, subtotal and
+total a billing user reads, and the usage that is deliberately not billed."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from django.urls import reverse
 from pytest_django import Settings
 from time_machine import TimeMachineFixture
 
-from customers.models import Customer
+from customers.models import Customer, PlanAssignment
 from customers.services import assignment_end
 from invoices.builder import current_period
 from meters.services import events_ingest
@@ -22,6 +23,7 @@ from tests.fixtures import HTMX, element, page, table_rows, text
 pytestmark = pytest.mark.django_db
 
 JAN = datetime(2025, 1, 1, tzinfo=UTC)
+FEB = datetime(2025, 2, 1, tzinfo=UTC)
 MAR = datetime(2025, 3, 1, tzinfo=UTC)
 APR = datetime(2025, 4, 1, tzinfo=UTC)
 
@@ -40,8 +42,17 @@ GUIDE_LINES = [
 ]
 
 
+def billing_url(customer: Customer) -> str:
+    return reverse("invoices:customer_billing", args=[customer.pk])
+
+
 def invoice_page(client: Client, customer: Customer, **params: str) -> str:
-    return page(client.get(reverse("customers:detail", args=[customer.pk]), params))
+    return page(client.get(billing_url(customer), params))
+
+
+def token(assignment: PlanAssignment, start: datetime) -> str:
+    """How `?period=` names the assignment's period starting at `start`."""
+    return f"{assignment.pk}@{start.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}"
 
 
 def lines(html: str) -> list[list[str]]:
@@ -86,17 +97,61 @@ def test_invoice_itemizes_the_guides_usage_by_model_and_token_type(
     assert "Chatbot Usage Plan · 1 Mar 2025 – 1 Apr 2025 · Current period, in progress" in heading
 
 
+def test_the_customer_page_loads_the_billing_region_with_its_query(
+    admin_client: Client, guide: Guide
+) -> None:
+    query = {"period": token(guide.assignment, MAR), "view": "simplified"}
+    html = page(admin_client.get(reverse("customers:detail", args=[guide.customer.pk]), query))
+
+    placeholder = element(html, "billing")
+    url = f"{billing_url(guide.customer)}?period={guide.assignment.pk}%40"
+    assert f'hx-get="{url}2025-03-01T00%3A00%3A00Z&amp;view=simplified"' in placeholder
+    assert 'hx-trigger="load"' in placeholder
+    # Without JavaScript the region is a link away.
+    assert f'href="{url}2025-03-01T00%3A00%3A00Z&amp;view=simplified"' in placeholder
+    assert 'id="plans"' in html
+    assert "invoice-lines" not in html
+
+
+def test_billing_htmx_request_gets_only_the_billing_region(
+    admin_client: Client, guide: Guide
+) -> None:
+    response = admin_client.get(billing_url(guide.customer), headers=HTMX)
+
+    html = page(response)
+    assert html.lstrip().startswith('<div id="billing"')
+    assert "<html" not in html
+    assert 'id="plans"' not in html
+    assert total(element(html, "invoice")) == "$0.14"
+    assert 'id="customer-invoices"' in html
+    assert "HX-Request" in response["Vary"]
+
+
 def test_invoice_htmx_request_gets_only_the_invoice(admin_client: Client, guide: Guide) -> None:
     response = admin_client.get(
-        reverse("customers:detail", args=[guide.customer.pk]), {"view": "simplified"}, headers=HTMX
+        billing_url(guide.customer),
+        {"view": "simplified"},
+        headers={**HTMX, "HX-Target": "invoice"},
     )
 
     html = page(response)
     assert html.lstrip().startswith('<section id="invoice"')
     assert "<html" not in html
     assert 'id="plans"' not in html
+    assert 'id="customer-invoices"' not in html
     assert total(html) == "$0.14"
     assert "HX-Request" in response["Vary"]
+
+
+def test_the_period_picker_and_tabs_swap_only_the_invoice(
+    admin_client: Client, guide: Guide
+) -> None:
+    invoice = element(invoice_page(admin_client, guide.customer), "invoice")
+
+    swaps = re.findall(r'hx-get="([^"]*)"[^>]*hx-target="([^"]*)"', invoice)
+    assert len(swaps) == 3  # the period picker and the two tabs
+    assert {target for _, target in swaps} == {"#invoice"}
+    assert all(url.startswith(billing_url(guide.customer)) for url, _ in swaps)
 
 
 def test_simplified_invoice_shows_one_line_per_rate(admin_client: Client, guide: Guide) -> None:
@@ -116,8 +171,7 @@ def test_the_pdf_link_downloads_the_period_and_view_on_screen(
     html = invoice_page(admin_client, guide.customer, view="simplified")
 
     pdf = reverse("invoices:pdf", args=[guide.customer.pk])
-    token = f"{guide.assignment.pk}-0"
-    assert f'href="{pdf}?period={token}&amp;view=simplified"' in html
+    assert f'href="{pdf}?period={token(guide.assignment, MAR)}&amp;view=simplified"' in html
 
 
 def test_usage_missing_from_the_pricing_matrix_is_shown_but_not_billed(
@@ -217,7 +271,7 @@ def test_usage_on_the_period_boundaries_is_billed_in_exactly_one_period(
     )
 
     march = invoice_page(admin_client, guide.customer)
-    february = invoice_page(admin_client, guide.customer, period=f"{guide.assignment.pk}-1")
+    february = invoice_page(admin_client, guide.customer, period=token(guide.assignment, FEB))
 
     assert lines(march)[2] == ["API calls", "1", "$0.01", "$0.01"]
     assert lines(february)[2] == ["API calls", "100", "$0.01", "$1.00"]
@@ -231,15 +285,15 @@ def test_an_earlier_period_with_usage_can_be_picked(admin_client: Client, now: d
         [{"meterApiName": "api-calls", "meterValue": 20, "meterTimeInMillis": february}],
         now,
     )
-    pk = guide.assignment.pk
+    a = guide.assignment
 
     current = invoice_page(admin_client, guide.customer)
-    picked = invoice_page(admin_client, guide.customer, period=f"{pk}-1")
+    picked = invoice_page(admin_client, guide.customer, period=token(a, FEB))
 
     # January had no usage, so it is not offered.
     assert periods(current) == [
-        (f"{pk}-2", "1 Mar 2025 – 1 Apr 2025 (current)", True),
-        (f"{pk}-1", "1 Feb 2025 – 1 Mar 2025", False),
+        (token(a, MAR), "1 Mar 2025 – 1 Apr 2025 (current)", True),
+        (token(a, FEB), "1 Feb 2025 – 1 Mar 2025", False),
     ]
     assert total(current) == "$0.14"
     assert [option[2] for option in periods(picked)] == [False, True]
@@ -256,11 +310,25 @@ def test_an_earlier_period_with_usage_can_be_picked(admin_client: Client, now: d
     assert "Current period, in progress" not in text(picked)
 
 
-@pytest.mark.parametrize("token", ["999-0", "abc", "1-99999999", "-1"])
+@pytest.mark.parametrize(
+    "unknown",
+    [
+        "999@2025-03-01T00:00:00Z",  # no such assignment
+        "{pk}@2025-03-15T00:00:00Z",  # not a period start
+        "{pk}@2025-05-01T00:00:00Z",  # not begun yet
+        "{pk}@2025-02-01T00:00:00Z",  # before the assignment
+        "{pk}@2025-03-01",
+        "{pk}@9999-99-99T00:00:00Z",
+        "{pk}-0",  # the old index form
+        "abc",
+        "-1",
+        "@",
+    ],
+)
 def test_an_unknown_period_shows_the_current_one(
-    admin_client: Client, guide: Guide, token: str
+    admin_client: Client, guide: Guide, unknown: str
 ) -> None:
-    html = invoice_page(admin_client, guide.customer, period=token)
+    html = invoice_page(admin_client, guide.customer, period=unknown.format(pk=guide.assignment.pk))
 
     assert total(html) == "$0.14"
 
@@ -268,7 +336,7 @@ def test_an_unknown_period_shows_the_current_one(
 def test_another_customers_period_is_never_shown(admin_client: Client, guide: Guide) -> None:
     other = CustomerFactory.create()
 
-    html = invoice_page(admin_client, other, period=f"{guide.assignment.pk}-0")
+    html = invoice_page(admin_client, other, period=token(guide.assignment, MAR))
 
     assert "No invoice yet" in text(element(html, "invoice"))
     assert "invoice-lines" not in html
@@ -338,14 +406,14 @@ def test_the_current_period_follows_the_clock(
 
     html = invoice_page(admin_client, guide.customer)
 
-    pk = guide.assignment.pk
+    a = guide.assignment
     assert [option[:2] for option in periods(html)] == [
-        (f"{pk}-1", "1 Apr 2025 – 1 May 2025 (current)"),
-        (f"{pk}-0", "1 Mar 2025 – 1 Apr 2025"),
+        (token(a, APR), "1 Apr 2025 – 1 May 2025 (current)"),
+        (token(a, MAR), "1 Mar 2025 – 1 Apr 2025"),
     ]
     assert total(html) == "$0.00"
     march = current_period(guide.customer, datetime(2025, 3, 31, 23, 59, tzinfo=UTC))
-    assert march is not None and march.token == f"{pk}-0"
+    assert march is not None and march.token == token(a, MAR)
 
 
 def test_invoice_period_is_shown_in_the_billing_time_zone(

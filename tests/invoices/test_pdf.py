@@ -97,13 +97,16 @@ def test_simplified_pdf_has_one_line_per_rate(admin_client: Client, guide: Guide
 def test_pdf_of_an_earlier_period_shows_that_period(admin_client: Client, now: datetime) -> None:
     guide = guide_setup(now, start_at=datetime(2025, 1, 1, tzinfo=now.tzinfo))
 
-    response = download(admin_client, guide.customer, period=f"{guide.assignment.pk}-1")
+    february = f"{guide.assignment.pk}@2025-02-01T00:00:00Z"
+    response = download(admin_client, guide.customer, period=february)
 
     assert 'filename="invoice-test-customer-2025-02-01.pdf"' in response["Content-Disposition"]
     content = pdf_text(response)
     assert "1 Feb 2025 – 1 Mar 2025" in content
     assert re.search(r"Total\s*\$0\.00", content)
-    assert "Draft" not in content
+    # Computed live, so still a draft, but not the current period's usage to date.
+    assert "Draft · not yet issued" in content
+    assert "current period" not in content
 
 
 def test_pdf_leaves_out_unpriced_usage_that_the_page_still_shows(
@@ -122,7 +125,7 @@ def test_pdf_leaves_out_unpriced_usage_that_the_page_still_shows(
     )
 
     content = pdf_text(download(admin_client, guide.customer))
-    page = admin_client.get(reverse("customers:detail", args=[guide.customer.pk]))
+    page = admin_client.get(reverse("invoices:customer_billing", args=[guide.customer.pk]))
 
     # "Add a price" is a note for operators, not something the customer reads.
     assert "Unpriced" not in content

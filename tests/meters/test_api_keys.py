@@ -251,7 +251,13 @@ def test_the_main_navigation_links_to_api_keys_after_customers(client: Client) -
     nav = re.search(r'<nav class="mainnav".*?</nav>', html, re.S)
     assert nav is not None
     links = re.findall(r'<a href="([^"]+)"[^>]*>([^<]+)</a>', nav.group())
-    assert [label for _, label in links][:4] == ["Meters", "Pricing", "Customers", "API keys"]
+    assert [label for _, label in links][:5] == [
+        "Meters",
+        "Pricing",
+        "Customers",
+        "Invoices",
+        "API keys",
+    ]
     assert (KEYS_URL, "API keys") in links
     # Only the section you are in is marked current.
     assert re.findall(r'aria-current="page">([^<]+)<', nav.group()) == ["API keys"]

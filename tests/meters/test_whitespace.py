@@ -77,7 +77,8 @@ def guide(db: None, time_machine: TimeMachineFixture) -> Guide:
 def test_unpriced_value_with_two_spaces_is_told_apart_from_the_priced_one(
     admin_client: Client, guide: Guide
 ) -> None:
-    html = page(admin_client.get(reverse("customers:detail", args=[guide.customer.pk])))
+    url = reverse("invoices:customer_billing", args=[guide.customer.pk])
+    html = page(admin_client.get(url))
 
     unpriced = element(html, "invoice").split("Unpriced usage", 1)[1]
     assert "model: model␣␣a" in shown(unpriced)

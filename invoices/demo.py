@@ -1,25 +1,21 @@
 """Getting a fresh install to the guide's invoice: the scenario of the guide
 "Billing for LLM tokens" (steps 1 to 6), built through the same services the
-screens use, and an admin user to log in with. `make run` calls both through
-the seed_guide and ensure_admin commands.
+screens use, and one demo user per role. `make run` calls it through the
+seed_guide command. It lives in invoices, the top app, because it uses every
+app below and ends with an invoice.
 
-Invariant: both are idempotent. Everything is looked up before it is created,
+Invariant: it is idempotent. Everything is looked up before it is created,
 an object that already exists is left exactly as it is, and the usage events
 carry fixed uniqueIds (per month), so a second run stores nothing new.
 """
 
 from __future__ import annotations
 
-import os
-import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from enum import StrEnum
-from pathlib import Path
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
@@ -206,7 +202,9 @@ def _assignment(
     if current is not None:
         result.note(f"plan assignment to {current.plan.name}", created=False)
         return current
-    start_at = month_start(now)
+    # From the start of last month, so the guide's invoice for last month can
+    # be issued by period close while this month's draft runs alongside.
+    start_at = month_start(month_start(now) - timedelta(days=1))
     result.note(f"plan assignment to {plan.name} from {start_at:%Y-%m-%d %H:%M} UTC", created=True)
     return plan_assign(customer=customer, plan=plan, start_at=start_at)
 
@@ -214,7 +212,24 @@ def _assignment(
 def _events(
     customer: Customer, assignment: PlanAssignment, now: datetime, result: GuideSeedResult
 ) -> None:
-    event_time = max(now - timedelta(minutes=1), assignment.start_at)
+    """The guide's four events last month (an hour before this month began,
+    inside the backfill window; period close issues that month's invoice)
+    and again this month (a minute ago: the draft's usage to date), where the
+    assignment covers them."""
+    this_month = month_start(now)
+    times = [this_month - timedelta(hours=1), max(now - timedelta(minutes=1), this_month)]
+    for event_time in times:
+        if assignment.start_at <= event_time or event_time == times[-1]:
+            _month_events(customer, assignment, max(event_time, assignment.start_at), now, result)
+
+
+def _month_events(
+    customer: Customer,
+    assignment: PlanAssignment,
+    event_time: datetime,
+    now: datetime,
+    result: GuideSeedResult,
+) -> None:
     # Whole milliseconds, rounded up so the time never falls before the assignment.
     millis = -((EPOCH - event_time) // timedelta(milliseconds=1))
     records: list[object] = [
@@ -233,79 +248,5 @@ def _events(
     if ingest.rejected:
         reasons = "; ".join(f"event {r.index + 1}: {r.reason}" for r in ingest.rejected)
         raise ValidationError(f"The guide's usage was refused: {reasons}")
-    result.events_stored = ingest.accepted
-    result.events_already_stored = ingest.duplicates
-
-
-# Gitignored; holds only a password this module generated, readable by its owner.
-ADMIN_PASSWORD_FILE = Path(__file__).resolve().parent.parent / ".admin-password"
-
-
-class AdminState(StrEnum):
-    CREATED = "created"  # a new superuser, with `password`
-    KNOWN = "known"  # exists, and `password` (stored or given) still logs in
-    CHANGED = "changed"  # exists, and neither the stored nor the given password works
-    UNKNOWN = "unknown"  # exists, and no password was stored or given
-
-
-@dataclass(frozen=True)
-class AdminResult:
-    username: str
-    state: AdminState
-    password_file: Path
-    password: str | None = None
-    # Whether `password` came from the operator (--password / ADMIN_PASSWORD),
-    # rather than being generated here and kept in the password file.
-    given: bool = False
-
-
-@transaction.atomic
-def admin_ensure(
-    *, username: str, password: str | None = None, password_file: Path | None = None
-) -> AdminResult:
-    """Make sure the superuser `username` exists.
-
-    A new user gets `password`, or a random one that is written to
-    `password_file` (mode 600) so later runs can show it again. A password
-    the operator chose is never written to disk. An existing user's password
-    is only checked, never changed.
-    """
-    path = password_file or ADMIN_PASSWORD_FILE
-    users = get_user_model()._default_manager
-    user = users.filter(username=username).first()
-    if user is None:
-        if password:
-            validate_password(password)
-        chosen = password or secrets.token_urlsafe(12)
-        users.create_superuser(username=username, email="", password=chosen)
-        if not password:
-            # Inside the transaction: if the file cannot be written, no user
-            # is left behind with a password nobody knows.
-            _write_secret(path, chosen)
-        return AdminResult(username, AdminState.CREATED, path, chosen, given=bool(password))
-    if not (user.is_active and user.is_superuser):
-        raise ValidationError(
-            f"User {username} exists but is not an active superuser; "
-            "fix it in the admin or choose another --username."
-        )
-    if password and user.check_password(password):
-        return AdminResult(username, AdminState.KNOWN, path, password, given=True)
-    stored = _read_secret(path)
-    if stored and user.check_password(stored):
-        return AdminResult(username, AdminState.KNOWN, path, stored)
-    state = AdminState.CHANGED if password or stored else AdminState.UNKNOWN
-    return AdminResult(username, state, path)
-
-
-def _write_secret(path: Path, secret: str) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as file:
-        file.write(secret + "\n")
-    os.chmod(path, 0o600)  # os.open keeps the mode of a file that already existed
-
-
-def _read_secret(path: Path) -> str | None:
-    try:
-        return path.read_text().strip() or None
-    except FileNotFoundError:
-        return None
+    result.events_stored += ingest.accepted
+    result.events_already_stored += ingest.duplicates

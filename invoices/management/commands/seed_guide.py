@@ -9,7 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from billing_site.audit import audited_command
-from customers.demo import GuideSeedResult, guide_seed
+from invoices.demo import GuideSeedResult, guide_seed
 from pricing.money import format_money
 
 
@@ -17,7 +17,8 @@ class Command(BaseCommand):
     help = (
         "Create the scenario of the guide 'Billing for LLM tokens': the API calls and "
         "LLM tokens meters, the Chatbot Usage Plan with its two rates, the customer "
-        "test-customer on that plan from the start of this month, and the guide's usage. "
+        "test-customer on that plan from the start of last month, and the guide's usage "
+        "in both months (period close then issues last month's invoice). "
         "Safe to run again: existing objects are left as they are and events are never "
         "stored twice. Prints the invoice total for the current period."
     )
@@ -64,6 +65,10 @@ class Command(BaseCommand):
                     f"{format_money(invoice.total, invoice.currency)}"
                 )
             )
+        self.stdout.write(
+            "Last month's invoice is issued by period close: the worker `make run` starts "
+            "does it within minutes, or run `manage.py close_periods`."
+        )
         for username, password, role in result.demo_logins:
             self.stdout.write(f"Demo login ({role}): username {username}, password {password}")
         if dry_run:

@@ -1,0 +1,79 @@
+"""Reads of stored invoices: an issued invoice as the page and the PDF show
+it, rebuilt from its stored lines and snapshot only (nothing live)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from itertools import groupby
+
+from invoices.builder import Header, InvoiceSection, SimpleLine, simplify
+from invoices.models import Invoice
+from pricing.money import exact_sum
+from pricing.rating import LineKind, PricedLine, UnpricedUsage
+
+
+@dataclass(frozen=True)
+class StoredContent:
+    """Shaped like invoices.builder.Invoice, so one template shows both."""
+
+    header: Header
+    currency: str
+    sections: list[InvoiceSection]
+    total: Decimal
+    unpriced: tuple[UnpricedUsage, ...] = ()
+
+    @property
+    def plan_name(self) -> str:
+        return self.header.plan_name
+
+    @property
+    def lines(self) -> list[PricedLine]:
+        return [line for section in self.sections for line in section.lines]
+
+    @property
+    def simplified(self) -> list[SimpleLine]:
+        return simplify(self.sections)
+
+
+def stored_content(invoice: Invoice) -> StoredContent:
+    """An issued invoice exactly as issued: one query for its lines."""
+    assert invoice.total is not None and invoice.usage_end is not None
+    sections = []
+    rows = invoice.lines.order_by("position")
+    for (meter_id, label, detail), group in groupby(
+        rows, key=lambda r: (r.meter_id, r.section, r.section_detail)
+    ):
+        lines = [
+            PricedLine(
+                rate_id=0,
+                description=r.description,
+                dimensions=tuple((str(n), str(v)) for n, v in r.dimensions),
+                quantity=r.quantity,
+                unit_price=r.unit_price,
+                exact_amount=r.exact_amount,
+                amount=r.amount,
+                kind=LineKind(r.kind),
+                explanation=r.explanation,
+            )
+            for r in group
+        ]
+        subtotal = exact_sum(line.amount for line in lines)
+        sections.append(InvoiceSection(meter_id, label, detail, lines, subtotal))
+    header = Header(
+        customer_name=invoice.customer_name,
+        customer_id=invoice.customer_external_id,
+        customer_email=invoice.customer_email,
+        customer_address=invoice.customer_address,
+        plan_name=invoice.plan_name,
+        period_start=invoice.period_start,
+        usage_end=invoice.usage_end,
+        number=invoice.number or "",
+        status=invoice.status,
+        status_label=invoice.get_status_display(),
+        issue_date=invoice.issue_date,
+        due_date=invoice.due_date,
+        seller_name=invoice.seller_name,
+        seller_address=invoice.seller_address,
+    )
+    return StoredContent(header, invoice.currency, sections, invoice.total)

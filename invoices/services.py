@@ -1,0 +1,388 @@
+"""Writes to invoices: drafts, finalization, the lifecycle after it, credit
+notes, and period close. Every write is a keyword-only, atomic function; the
+pages, the API, the admin, the commands and the background job call these and
+nothing else. The database backs each rule (migration 0002's triggers).
+
+Finalization, the one step that must never be done twice or half:
+1. lock the draft's row (SELECT … FOR UPDATE) and re-check it is a draft;
+2. re-rate its period from usage (invoices.builder.build_invoice) and store
+   the lines;
+3. take the next number from the locked counter row, last, so the counter is
+   held only for the few statements before COMMIT;
+4. freeze the snapshot (customer, seller, plan), totals and dates.
+A crash anywhere rolls all of it back: no line without a number, no number
+without an invoice. The PDF is rendered after COMMIT from the stored rows
+(`invoice_document_store`), since WeasyPrint's hundreds of milliseconds must
+not hold the counter's lock; a stored invoice renders the same PDF whenever
+it is rendered.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+
+from customers.models import Customer, PlanAssignment
+from invoices.builder import (
+    billing_tz,
+    build_invoice,
+    stored_period,
+)
+from invoices.models import (
+    CreditNote,
+    CreditNoteDocument,
+    CreditNoteLine,
+    Invoice,
+    InvoiceDocument,
+    InvoiceLine,
+    InvoiceStatusChange,
+    NumberSequence,
+)
+from pricing.money import exact_sum, format_money
+from pricing.periods import Period
+
+SYSTEM = "system (period close)"
+Status = Invoice.Status
+
+
+# Numbers ---------------------------------------------------------------------
+
+
+def _next_sequence(name: str) -> int:
+    """The next value of a gapless counter. Call inside the transaction that
+    uses it: the row stays locked until COMMIT, and a rollback returns it."""
+    counter = NumberSequence.objects.select_for_update().get(name=name)
+    value = counter.next_value
+    counter.next_value = value + 1
+    counter.save(update_fields=["next_value"])
+    return value
+
+
+def document_number(template: str, seq: int, issued: date) -> str:
+    return template.format(year=issued.year, seq=seq)
+
+
+# Drafts ----------------------------------------------------------------------
+
+
+def draft_ensure(*, assignment: PlanAssignment, start: datetime, end: datetime) -> Invoice:
+    """The invoice of the assignment's period starting at `start`, created as
+    a draft when there is none. Safe against a concurrent creator: the
+    database's one-invoice-per-period rule decides, and the loser reads the
+    winner's row."""
+    found = Invoice.objects.filter(assignment=assignment, period_start=start).first()
+    if found is not None:
+        return found
+    try:
+        with transaction.atomic():
+            return Invoice.objects.create(
+                customer_id=assignment.customer_id,
+                assignment=assignment,
+                plan_id=assignment.plan_id,
+                period_start=start,
+                period_end=end,
+                currency=assignment.plan.currency,
+            )
+    except IntegrityError:
+        return Invoice.objects.get(assignment=assignment, period_start=start)
+
+
+def settles_at(invoice: Invoice) -> datetime:
+    """When period close finalizes the draft: the end of its usage plus the
+    plan's grace period, during which late events still land on it."""
+    assignment = invoice.assignment
+    usage_end = min(invoice.period_end, assignment.end_at or invoice.period_end)
+    return usage_end + timedelta(hours=assignment.plan.grace_period_hours)
+
+
+def _record(invoice: Invoice, before: str, *, now: datetime, actor: str, note: str = "") -> None:
+    InvoiceStatusChange.objects.create(
+        invoice=invoice,
+        from_status=before,
+        to_status=invoice.status,
+        at=now,
+        actor=actor,
+        note=note,
+    )
+
+
+@transaction.atomic
+def invoice_hold(*, invoice: Invoice, hold: bool, now: datetime, actor: str) -> Invoice:
+    """Hold a draft for review (period close leaves it alone), or release it."""
+    locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
+    if locked.status != Status.DRAFT:
+        raise ValidationError("Only a draft can be held or released.")
+    if locked.on_hold != hold:
+        locked.on_hold = hold
+        locked.save(update_fields=["on_hold"])
+        _record(locked, locked.status, now=now, actor=actor, note="held" if hold else "released")
+    return locked
+
+
+# Finalization ----------------------------------------------------------------
+
+
+def _net_terms(customer: Customer, invoice: Invoice) -> int:
+    if customer.net_terms_days is not None:
+        return customer.net_terms_days
+    return invoice.assignment.plan.net_terms_days
+
+
+def invoice_finalize(*, invoice: Invoice, now: datetime, actor: str) -> Invoice:
+    """Issue the draft: stored lines, a gapless number, the snapshot, the
+    dates. Idempotent: an invoice already finalized comes back unchanged."""
+    with transaction.atomic():
+        locked = (
+            Invoice.objects.select_for_update(of=("self",))
+            .select_related("customer", "assignment__plan")
+            .get(pk=invoice.pk)
+        )
+        if locked.status != Status.DRAFT:
+            return locked
+        ref = stored_period(locked.assignment, locked.period_start, locked.period_end, now)
+        if now < ref.usage_end:
+            raise ValidationError(
+                f"The period runs until {ref.usage_end.astimezone(billing_tz()):%-d %b %Y %H:%M}; "
+                "an invoice is finalized once its period has ended."
+            )
+        customer, plan = locked.customer, locked.assignment.plan
+        content = build_invoice(customer, ref)
+        lines = [
+            InvoiceLine(
+                invoice=locked,
+                position=position,
+                kind=line.kind.value,
+                meter_id=section.meter_id,
+                section=section.meter_label,
+                section_detail=section.rate_model,
+                dimensions=[list(pair) for pair in line.dimensions],
+                description=line.description,
+                quantity=line.quantity,
+                unit_price=line.unit_price,
+                explanation=line.explanation,
+                exact_amount=line.exact_amount,
+                amount=line.amount,
+            )
+            for position, (section, line) in enumerate(
+                ((s, li) for s in content.sections for li in s.lines), start=1
+            )
+        ]
+        InvoiceLine.objects.bulk_create(lines)
+        issued = now.astimezone(billing_tz()).date()
+        terms = _net_terms(customer, locked)
+        locked.usage_end = ref.usage_end
+        locked.usage_cutoff = now
+        locked.issue_date = issued
+        locked.due_date = issued + timedelta(days=terms)
+        locked.net_terms_days = terms
+        locked.customer_name = customer.name
+        locked.customer_external_id = customer.customer_id
+        locked.customer_email = customer.email
+        locked.customer_address = customer.billing_address
+        locked.seller_name = settings.SELLER_NAME
+        locked.seller_address = settings.SELLER_ADDRESS
+        locked.plan_name = plan.name
+        locked.billing_period = Period(plan.billing_period).label
+        locked.currency = plan.currency
+        locked.total = content.total
+        locked.finalized_at = now
+        locked.on_hold = False
+        # Last, so the counter row is locked only until the COMMIT just below.
+        locked.sequence = _next_sequence("invoice")
+        locked.number = document_number(settings.INVOICE_NUMBER_FORMAT, locked.sequence, issued)
+        locked.status = Status.OPEN
+        locked.save()
+        _record(locked, Status.DRAFT, now=now, actor=actor, note=f"total {content.total}")
+    return locked
+
+
+# After finalization ------------------------------------------------------------
+
+
+def _move(
+    invoice: Invoice, to: str, *, now: datetime, actor: str, note: str, **fields: object
+) -> Invoice:
+    with transaction.atomic():
+        locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
+        before = locked.status
+        allowed = {
+            Status.OPEN: {Status.PAID, Status.VOID, Status.UNCOLLECTIBLE},
+            Status.UNCOLLECTIBLE: {Status.PAID, Status.VOID},
+        }.get(Status(before), set())
+        if to not in allowed:
+            raise ValidationError(
+                f"A {Status(before).label.lower()} invoice cannot be marked "
+                f"{Status(to).label.lower()}."
+            )
+        locked.status = to
+        for name, value in fields.items():
+            setattr(locked, name, value)
+        locked.save(update_fields=["status", *fields])
+        _record(locked, before, now=now, actor=actor, note=note)
+    return locked
+
+
+def invoice_void(*, invoice: Invoice, reason: str, now: datetime, actor: str) -> Invoice:
+    """Cancel an issued invoice. Its number stays used; nothing is deleted."""
+    reason = reason.strip()
+    if not reason:
+        raise ValidationError({"reason": "Say why the invoice is voided."})
+    return _move(invoice, Status.VOID, now=now, actor=actor, note=reason,
+                 voided_at=now, void_reason=reason)  # fmt: skip
+
+
+def invoice_mark_paid(
+    *, invoice: Invoice, paid_on: date, reference: str, now: datetime, actor: str
+) -> Invoice:
+    reference = reference.strip()
+    if invoice.issue_date and paid_on < invoice.issue_date - timedelta(days=366):
+        raise ValidationError(
+            {"paid_on": "That is more than a year before the invoice was issued."}
+        )
+    note = f"paid {paid_on:%Y-%m-%d}" + (f", reference {reference}" if reference else "")
+    return _move(invoice, Status.PAID, now=now, actor=actor, note=note,
+                 paid_at=paid_on, payment_reference=reference)  # fmt: skip
+
+
+def invoice_mark_uncollectible(*, invoice: Invoice, now: datetime, actor: str) -> Invoice:
+    return _move(invoice, Status.UNCOLLECTIBLE, now=now, actor=actor, note="",
+                 uncollectible_at=now)  # fmt: skip
+
+
+# Credit notes ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CreditRequest:
+    """One line of a credit note: an invoice line (or None for an amount off
+    the whole invoice) and the amount credited."""
+
+    invoice_line: InvoiceLine | None
+    amount: Decimal
+    description: str = ""
+
+
+def credited_by_line(invoice: Invoice) -> dict[int | None, Decimal]:
+    """What credit notes have taken off each line (None: off the whole)."""
+    credited: dict[int | None, Decimal] = {}
+    for line in CreditNoteLine.objects.filter(credit_note__invoice=invoice):
+        credited[line.invoice_line_id] = exact_sum(
+            [credited.get(line.invoice_line_id, Decimal(0)), line.amount]
+        )
+    return credited
+
+
+def credit_note_create(
+    *, invoice: Invoice, requests: Sequence[CreditRequest], reason: str, now: datetime, actor: str
+) -> CreditNote:
+    """Credit part or all of an issued invoice. No line is credited beyond
+    its amount and the invoice never beyond its total; the invoice row is
+    locked, so two credit notes at once cannot together exceed it."""
+    reason = reason.strip()
+    if not reason:
+        raise ValidationError({"reason": "Say why the credit is given."})
+    with transaction.atomic():
+        locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
+        if locked.status not in (Status.OPEN, Status.PAID, Status.UNCOLLECTIBLE):
+            raise ValidationError("Only an issued invoice that is not void can be credited.")
+        wanted = [r for r in requests if r.amount]
+        if not wanted:
+            raise ValidationError({"amount": "Credit an amount greater than zero."})
+        credited = credited_by_line(locked)
+        total_credited = exact_sum(credited.values())
+        assert locked.total is not None
+        remaining = locked.total - total_credited
+        asked = exact_sum(r.amount for r in wanted)
+        currency = locked.currency
+        for r in wanted:
+            if r.amount < 0 or r.amount != r.amount.quantize(Decimal(1).scaleb(-3)):
+                raise ValidationError(
+                    {"amount": "Amounts are positive, in the invoice's currency."}
+                )
+            if r.invoice_line is not None:
+                if r.invoice_line.invoice_id != locked.pk:
+                    raise ValidationError({"line": "That line is not on this invoice."})
+                left = r.invoice_line.amount - credited.get(r.invoice_line.pk, Decimal(0))
+                if r.amount > left:
+                    raise ValidationError(
+                        {
+                            "amount": f"{r.invoice_line.description}: at most "
+                            f"{format_money(left, currency)} is left to credit."
+                        }  # fmt: skip
+                    )
+        if asked > remaining:
+            raise ValidationError(
+                {
+                    "amount": f"At most {format_money(remaining, currency)} is left to credit "
+                    "on this invoice."
+                }  # fmt: skip
+            )
+        issued = now.astimezone(billing_tz()).date()
+        seq = _next_sequence("credit_note")
+        note = CreditNote.objects.create(
+            invoice=locked,
+            number=document_number(settings.CREDIT_NOTE_NUMBER_FORMAT, seq, issued),
+            sequence=seq,
+            issued_at=now,
+            reason=reason,
+            currency=currency,
+            total=asked,
+            created_by=actor,
+        )
+        CreditNoteLine.objects.bulk_create(
+            CreditNoteLine(
+                credit_note=note,
+                invoice_line=r.invoice_line,
+                description=r.description
+                or (r.invoice_line.description if r.invoice_line else f"Credit on {locked.number}"),
+                amount=r.amount,
+            )
+            for r in wanted
+        )
+    return note
+
+
+# PDFs ----------------------------------------------------------------------------
+
+
+def invoice_document_store(*, invoice: Invoice) -> InvoiceDocument:
+    """The issued invoice's PDF, rendered once from its stored rows and kept."""
+    from invoices.pdf import render_stored_invoice_pdf
+
+    found = InvoiceDocument.objects.filter(invoice=invoice).first()
+    if found is not None:
+        return found
+    if invoice.status == Status.DRAFT:
+        raise ValidationError("A draft has no stored PDF; finalize it first.")
+    content = render_stored_invoice_pdf(invoice)
+    try:
+        with transaction.atomic():
+            return InvoiceDocument.objects.create(
+                invoice=invoice, content=content, sha256=hashlib.sha256(content).hexdigest()
+            )
+    except IntegrityError:  # rendered by another process at the same time
+        return InvoiceDocument.objects.get(invoice=invoice)
+
+
+def credit_note_document_store(*, credit_note: CreditNote) -> CreditNoteDocument:
+    """The credit note's PDF, rendered once and kept."""
+    from invoices.pdf import render_credit_note_pdf
+
+    found = CreditNoteDocument.objects.filter(credit_note=credit_note).first()
+    if found is not None:
+        return found
+    content = render_credit_note_pdf(credit_note)
+    try:
+        with transaction.atomic():
+            return CreditNoteDocument.objects.create(
+                credit_note=credit_note, content=content, sha256=hashlib.sha256(content).hexdigest()
+            )
+    except IntegrityError:
+        return CreditNoteDocument.objects.get(credit_note=credit_note)

@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import django_tables2 as tables
+from django.utils.html import format_html
+from django.utils.safestring import SafeString, mark_safe
+
+from invoices.models import Invoice
+from pricing.money import format_money
+
+STATUS_PILL = {"draft": "", "open": "warn", "paid": "ok", "void": "", "uncollectible": "bad"}
+
+
+class MoneyColumn(tables.Column):
+    """Right-aligned, formatted in the row's currency; exported as the bare
+    decimal so a spreadsheet can add it up."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        attrs = {"th": {"class": "num"}, "td": {"class": "num"}}
+        super().__init__(*args, attrs=attrs, **kwargs)
+
+    def render(self, value: Decimal, record: Invoice) -> str:
+        return format_money(value, record.currency)
+
+    def value(self, value: Decimal | None, **kwargs: Any) -> str:
+        return "" if value is None else str(value)
+
+
+class InvoiceTable(tables.Table):
+    number = tables.Column(linkify=True, verbose_name="Number", empty_values=())
+    customer = tables.Column(
+        accessor="customer__name", verbose_name="Customer", order_by="customer__name"
+    )
+    period_start = tables.DateColumn(verbose_name="Period from", format="j M Y")
+    period_end = tables.DateColumn(verbose_name="to", format="j M Y")
+    status = tables.Column()
+    issue_date = tables.DateColumn(verbose_name="Issued", format="j M Y")
+    due_date = tables.DateColumn(verbose_name="Due", format="j M Y")
+    currency = tables.Column()
+    total = MoneyColumn(verbose_name="Total")
+
+    class Meta:
+        model = Invoice
+        fields = [
+            "number",
+            "customer",
+            "period_start",
+            "period_end",
+            "status",
+            "issue_date",
+            "due_date",
+            "currency",
+            "total",
+        ]
+        order_by = "-period_start"
+        empty_text = "No invoices match."
+
+    def render_number(self, value: str | None, record: Invoice) -> SafeString | str:
+        return value or mark_safe('<span class="muted">Draft</span>')
+
+    def value_number(self, value: str | None) -> str:
+        return value or "draft"
+
+    def render_status(self, value: str, record: Invoice) -> SafeString:
+        hold = " · on hold" if record.on_hold else ""
+        pill = STATUS_PILL.get(record.status, "")
+        return format_html('<span class="pill {}">{}{}</span>', pill, value, hold)
+
+    def value_status(self, record: Invoice) -> str:
+        return record.status
