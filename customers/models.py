@@ -59,6 +59,13 @@ class PlanAssignment(models.Model):
     plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="assignments")
     start_at = models.DateTimeField("start date")
     end_at = models.DateTimeField("end date", null=True, blank=True)
+    anchor_at = models.DateTimeField(
+        "billing cycle anchor",
+        null=True,
+        blank=True,
+        help_text="Continue the billing cycle that started here (a plan changed mid-period); "
+        "empty: the cycle starts on the start date.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

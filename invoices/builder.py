@@ -27,7 +27,7 @@ from customers.models import Customer, PlanAssignment
 from meters.models import Meter, UsageEvent
 from meters.selectors import customer_meter_ids, customer_usage
 from pricing.money import exact_sum
-from pricing.periods import BillingPeriod, Period, boundary, period_index
+from pricing.periods import BillingAnchor, BillingPeriod, Period, Schedule
 from pricing.rating import (
     Aggregation,
     LineKind,
@@ -57,6 +57,9 @@ class PeriodRef:
     assignment: PlanAssignment
     period: BillingPeriod
     is_current: bool
+    # The whole period this one is part of: itself, except the first period
+    # of a calendar-anchored plan (20 March to 1 April lies in March).
+    full: BillingPeriod | None = None
 
     @property
     def token(self) -> str:
@@ -68,10 +71,12 @@ class PeriodRef:
 
     @property
     def coverage(self) -> Fraction:
-        """The share of the period the assignment covers (1 unless it ends
-        inside the period); base fees and minimums are prorated by it. A
-        Fraction, so 10 days of 30 is exactly 1/3, not 0.3333…"""
-        whole = self.period.end - self.period.start
+        """The share of the whole period the assignment covers (1 unless it
+        starts late on a calendar plan or ends inside the period); base fees
+        and minimums are prorated by it. A Fraction, so 10 days of 30 is
+        exactly 1/3, not 0.3333…"""
+        full = self.full or self.period
+        whole = full.end - full.start
         return Fraction((self.usage_end - self.period.start) // MICROSECOND, whole // MICROSECOND)
 
     @property
@@ -178,14 +183,29 @@ class Invoice:
         return simplify(self.sections)
 
 
-def _ref(assignment: PlanAssignment, index: int, now: datetime) -> PeriodRef:
-    tz, period = billing_tz(), Period(assignment.plan.billing_period)
-    bp = BillingPeriod(
-        boundary(assignment.start_at, period, index, tz),
-        boundary(assignment.start_at, period, index + 1, tz),
+def schedule(assignment: PlanAssignment) -> Schedule:
+    """The assignment's billing periods, by its plan's period and anchor."""
+    plan = assignment.plan
+    return Schedule(
+        assignment.start_at,
+        Period(plan.billing_period),
+        BillingAnchor(plan.billing_anchor),
+        billing_tz(),
+        assignment.anchor_at,
     )
+
+
+def _ref(assignment: PlanAssignment, index: int, now: datetime) -> PeriodRef:
+    plan_schedule = schedule(assignment)
+    bp, full = plan_schedule.at(index), plan_schedule.full(index)
     active = assignment.end_at is None or now < assignment.end_at
-    return PeriodRef(assignment, bp, is_current=active and bp.contains(now))
+    return PeriodRef(assignment, bp, active and bp.contains(now), full if full != bp else None)
+
+
+def assignment_periods(assignment: PlanAssignment, now: datetime) -> list[BillingPeriod]:
+    """The assignment's periods that have begun by `now` (up to its end), at
+    most MAX_PERIODS back, oldest first."""
+    return [ref.period for ref in _assignment_periods(assignment, now)]
 
 
 def stored_period(
@@ -194,7 +214,12 @@ def stored_period(
     """The period a stored invoice names, by its own dates."""
     active = assignment.end_at is None or now < assignment.end_at
     bp = BillingPeriod(start, end)
-    return PeriodRef(assignment, bp, is_current=active and bp.contains(now))
+    full = None
+    if start == assignment.start_at:  # a first period may be part of a whole one
+        whole = schedule(assignment).full(0)
+        if whole.start <= start and whole.end == end and whole != bp:
+            full = whole
+    return PeriodRef(assignment, bp, active and bp.contains(now), full)
 
 
 def _assignment_periods(assignment: PlanAssignment, now: datetime) -> list[PeriodRef]:
@@ -204,8 +229,7 @@ def _assignment_periods(assignment: PlanAssignment, now: datetime) -> list[Perio
     until = now
     if assignment.end_at and assignment.end_at <= now:
         until = assignment.end_at - timedelta(microseconds=1)  # last covered instant
-    tz, period = billing_tz(), Period(assignment.plan.billing_period)
-    last = period_index(assignment.start_at, period, until, tz)
+    last = schedule(assignment).index(until)
     first = max(0, last + 1 - MAX_PERIODS)
     return [_ref(assignment, n, now) for n in range(first, last + 1)]
 
@@ -248,19 +272,25 @@ def find_period(
     assignment = customer.assignments.select_related("plan").filter(pk=assignment_id).first()
     if assignment is None or not assignment.start_at <= start <= now:
         return None
-    tz, period = billing_tz(), Period(assignment.plan.billing_period)
-    ref = _ref(assignment, period_index(assignment.start_at, period, start, tz), now)
+    ref = _ref(assignment, schedule(assignment).index(start), now)
     if ref.period.start != start or (assignment.end_at and start >= assignment.end_at):
         return None
     return ref
 
 
-def build_invoice(customer: Customer, ref: PeriodRef) -> Invoice:
+def build_invoice(
+    customer: Customer, ref: PeriodRef, *, received_until: datetime | None = None
+) -> Invoice:
+    """The period's invoice from its usage and the plan's prices today.
+    `received_until` counts only the events received up to that instant
+    (finalization's cutoff; late usage is what arrived after it)."""
     plan = ref.assignment.plan
     start, end = ref.period.start, ref.usage_end
     sections: list[InvoiceSection] = []
     unpriced: list[UnpricedUsage] = []
     window = Q(event_time__gte=start, event_time__lt=end)
+    if received_until is not None:
+        window &= Q(received_at__lte=received_until)
     rates = list(plan_rates(plan))
     usage = customer_usage([rate.meter for rate in rates], customer.customer_id, window)
     for rate in rates:

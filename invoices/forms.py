@@ -6,7 +6,9 @@ from typing import Any
 
 from django import forms
 
+from customers.forms import DATETIME_INPUT
 from invoices.models import Invoice
+from pricing.models import Plan
 
 
 class InvoiceFilterForm(forms.Form):
@@ -48,9 +50,16 @@ class CreditNoteForm(forms.Form):
 
     reason = forms.CharField(max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
 
-    def __init__(self, *args: Any, invoice: Invoice, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        invoice: Invoice,
+        credited: dict[int | None, Decimal] | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.invoice = invoice
+        self.credited = credited or {}
         self.line_fields: list[tuple[Any, str]] = []
         for line in invoice.lines.order_by("position"):
             name = f"line-{line.pk}"
@@ -71,5 +80,25 @@ class CreditNoteForm(forms.Form):
         )
 
     @property
-    def line_rows(self) -> list[tuple[Any, forms.BoundField]]:
-        return [(line, self[name]) for line, name in self.line_fields]
+    def line_rows(self) -> list[tuple[Any, forms.BoundField, Decimal]]:
+        """Each line, its amount field, and what is left to credit on it."""
+        return [
+            (line, self[name], line.amount - self.credited.get(line.pk, Decimal(0)))
+            for line, name in self.line_fields
+        ]
+
+
+class PlanChangeForm(forms.Form):
+    plan = forms.ModelChoiceField(queryset=Plan.objects.none(), empty_label=None, label="New plan")
+    at = forms.DateTimeField(
+        label="Change at",
+        input_formats=[DATETIME_INPUT, "%Y-%m-%d %H:%M", "%Y-%m-%d"],
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format=DATETIME_INPUT),
+        help_text="The old plan bills up to this instant, the new one from it.",
+    )
+
+    def __init__(self, *args: Any, current: Plan, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["plan"]
+        assert isinstance(field, forms.ModelChoiceField)
+        field.queryset = Plan.objects.exclude(pk=current.pk).order_by("name")

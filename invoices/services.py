@@ -31,10 +31,12 @@ from django.db import IntegrityError, transaction
 
 from customers.models import Customer, PlanAssignment
 from invoices.builder import (
+    InvoiceSection,
     billing_tz,
     build_invoice,
     stored_period,
 )
+from invoices.late_usage import pending_late_usage
 from invoices.models import (
     CreditNote,
     CreditNoteDocument,
@@ -45,10 +47,18 @@ from invoices.models import (
     InvoiceStatusChange,
     NumberSequence,
 )
-from pricing.money import exact_sum, format_money
+from pricing.models import Plan
+from pricing.money import exact_sum, format_money, minor_unit_exponent
 from pricing.periods import Period
+from pricing.rating import PricedLine
 
 SYSTEM = "system (period close)"
+# Finalization counts the events received up to this long before it; the rest
+# are late usage. Longer than an ingestion request takes from stamping its
+# events' receipt time to committing them (one statement per batch of up to
+# 5,000), so an event can never be stamped before the cutoff yet committed
+# after finalization read the usage.
+RECEIPT_MARGIN = timedelta(minutes=1)
 Status = Invoice.Status
 
 
@@ -58,7 +68,14 @@ Status = Invoice.Status
 def _next_sequence(name: str) -> int:
     """The next value of a gapless counter. Call inside the transaction that
     uses it: the row stays locked until COMMIT, and a rollback returns it."""
-    counter = NumberSequence.objects.select_for_update().get(name=name)
+    counter = NumberSequence.objects.select_for_update().filter(name=name).first()
+    if counter is None:  # a database emptied after migrate (manage.py flush)
+        try:
+            with transaction.atomic():
+                NumberSequence.objects.create(name=name)
+        except IntegrityError:  # created by a concurrent finalization
+            pass
+        counter = NumberSequence.objects.select_for_update().get(name=name)
     value = counter.next_value
     counter.next_value = value + 1
     counter.save(update_fields=["next_value"])
@@ -153,7 +170,27 @@ def invoice_finalize(*, invoice: Invoice, now: datetime, actor: str) -> Invoice:
                 "an invoice is finalized once its period has ended."
             )
         customer, plan = locked.customer, locked.assignment.plan
-        content = build_invoice(customer, ref)
+        # Events received up to the cutoff are on this invoice; later ones are
+        # late usage (invoices/late_usage.py). The margin keeps an ingestion
+        # transaction still in flight at this instant from falling between.
+        cutoff = now - RECEIPT_MARGIN
+        content = build_invoice(customer, ref, received_until=cutoff)
+        late = [
+            item
+            for item in pending_late_usage(
+                customer, before=locked.period_start, until=cutoff, now=now
+            )
+            if item.billable and item.invoice.currency == plan.currency
+        ]
+        rows: list[tuple[InvoiceSection, PricedLine, Invoice | None, datetime | None]] = [
+            (section, line, None, None) for section in content.sections for line in section.lines
+        ]
+        rows += [
+            (section, line, item.invoice, item.until)
+            for item in late
+            for section in item.sections
+            for line in section.lines
+        ]
         lines = [
             InvoiceLine(
                 invoice=locked,
@@ -169,16 +206,17 @@ def invoice_finalize(*, invoice: Invoice, now: datetime, actor: str) -> Invoice:
                 explanation=line.explanation,
                 exact_amount=line.exact_amount,
                 amount=line.amount,
+                late_for=late_for,
+                late_through=late_through,
             )
-            for position, (section, line) in enumerate(
-                ((s, li) for s in content.sections for li in s.lines), start=1
-            )
+            for position, (section, line, late_for, late_through) in enumerate(rows, start=1)
         ]
+        total = exact_sum([content.total, *(item.total for item in late)])
         InvoiceLine.objects.bulk_create(lines)
         issued = now.astimezone(billing_tz()).date()
         terms = _net_terms(customer, locked)
         locked.usage_end = ref.usage_end
-        locked.usage_cutoff = now
+        locked.usage_cutoff = cutoff
         locked.issue_date = issued
         locked.due_date = issued + timedelta(days=terms)
         locked.net_terms_days = terms
@@ -191,7 +229,7 @@ def invoice_finalize(*, invoice: Invoice, now: datetime, actor: str) -> Invoice:
         locked.plan_name = plan.name
         locked.billing_period = Period(plan.billing_period).label
         locked.currency = plan.currency
-        locked.total = content.total
+        locked.total = total
         locked.finalized_at = now
         locked.on_hold = False
         # Last, so the counter row is locked only until the COMMIT just below.
@@ -199,7 +237,7 @@ def invoice_finalize(*, invoice: Invoice, now: datetime, actor: str) -> Invoice:
         locked.number = document_number(settings.INVOICE_NUMBER_FORMAT, locked.sequence, issued)
         locked.status = Status.OPEN
         locked.save()
-        _record(locked, Status.DRAFT, now=now, actor=actor, note=f"total {content.total}")
+        _record(locked, Status.DRAFT, now=now, actor=actor, note=f"total {total}")
     return locked
 
 
@@ -242,6 +280,8 @@ def invoice_mark_paid(
     *, invoice: Invoice, paid_on: date, reference: str, now: datetime, actor: str
 ) -> Invoice:
     reference = reference.strip()
+    if paid_on > now.astimezone(billing_tz()).date():
+        raise ValidationError({"paid_on": "That date is in the future."})
     if invoice.issue_date and paid_on < invoice.issue_date - timedelta(days=366):
         raise ValidationError(
             {"paid_on": "That is more than a year before the invoice was issued."}
@@ -302,9 +342,13 @@ def credit_note_create(
         asked = exact_sum(r.amount for r in wanted)
         currency = locked.currency
         for r in wanted:
-            if r.amount < 0 or r.amount != r.amount.quantize(Decimal(1).scaleb(-3)):
+            places = minor_unit_exponent(currency)
+            if r.amount < 0 or r.amount != r.amount.quantize(Decimal(1).scaleb(-places)):
                 raise ValidationError(
-                    {"amount": "Amounts are positive, in the invoice's currency."}
+                    {
+                        "amount": f"Amounts are positive, with at most {places} decimal places "
+                        f"in {currency}."
+                    }  # fmt: skip
                 )
             if r.invoice_line is not None:
                 if r.invoice_line.invoice_id != locked.pk:
@@ -386,3 +430,50 @@ def credit_note_document_store(*, credit_note: CreditNote) -> CreditNoteDocument
             )
     except IntegrityError:
         return CreditNoteDocument.objects.get(credit_note=credit_note)
+
+
+# Plan changes --------------------------------------------------------------------
+
+
+def plan_change(*, assignment: PlanAssignment, plan: Plan, at: datetime) -> PlanAssignment:
+    """End `assignment` at `at` and put the customer on `plan` from that same
+    instant (invoices/plan_change.py says how periods and fees split).
+    Refused when the change would fall inside a period already invoiced: an
+    issued invoice never changes."""
+    from invoices.plan_change import successor
+
+    with transaction.atomic():
+        locked = (
+            PlanAssignment.objects.select_for_update()
+            .select_related("plan", "customer")
+            .get(pk=assignment.pk)
+        )
+        if plan.pk == locked.plan_id:
+            raise ValidationError({"plan": f"The customer is already on {plan.name}."})
+        if at <= locked.start_at or (locked.end_at is not None and at >= locked.end_at):
+            raise ValidationError(
+                {"at": "Choose an instant inside the current assignment, after its start."}
+            )
+        issued = (
+            locked.invoices.exclude(status=Status.DRAFT)
+            .filter(period_end__gt=at)
+            .order_by("period_end")
+            .last()
+        )
+        if issued is not None:
+            raise ValidationError(
+                {
+                    "at": f"{issued.number} already bills this assignment until "
+                    f"{issued.period_end.astimezone(billing_tz()):%-d %b %Y %H:%M}; "
+                    "change the plan from then on."
+                }
+            )
+        # Drafts of periods from the change on belong to the new assignment now.
+        locked.invoices.filter(status=Status.DRAFT, period_start__gte=at).delete()
+        new = successor(locked, plan, at)
+        locked.end_at = at
+        locked.save(update_fields=["end_at"])
+        new.save()
+        # The draft of the period holding `at` keeps its period: its usage and
+        # fees now end at `at` (the assignment's end), prorated by the builder.
+    return new

@@ -19,9 +19,11 @@ class MoneyColumn(tables.Column):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         attrs = {"th": {"class": "num"}, "td": {"class": "num"}}
-        super().__init__(*args, attrs=attrs, **kwargs)
+        super().__init__(*args, attrs=attrs, empty_values=(), **kwargs)
 
-    def render(self, value: Decimal, record: Invoice) -> str:
+    def render(self, value: Decimal | None, record: Invoice) -> str:
+        if value is None:  # a draft: its total is computed, not stored
+            return mark_safe('<span class="muted">usage to date</span>')
         return format_money(value, record.currency)
 
     def value(self, value: Decimal | None, **kwargs: Any) -> str:
@@ -29,7 +31,12 @@ class MoneyColumn(tables.Column):
 
 
 class InvoiceTable(tables.Table):
-    number = tables.Column(linkify=True, verbose_name="Number", empty_values=())
+    number = tables.Column(
+        linkify=True,
+        verbose_name="Number",
+        empty_values=(),
+        attrs={"td": {"class": "nowrap"}, "th": {"class": "nowrap"}},
+    )
     customer = tables.Column(
         accessor="customer__name", verbose_name="Customer", order_by="customer__name"
     )

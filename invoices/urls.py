@@ -26,4 +26,9 @@ urlpatterns = [
     # /customers/<pk>/…: a customer's billing, shown inside the customer page
     path("customers/<int:pk>/billing/", views.customer_billing, name="customer_billing"),
     path("customers/<int:pk>/invoice.pdf", views.invoice_pdf, name="pdf"),
+    path(
+        "customers/<int:pk>/assignments/<int:assignment_pk>/change-plan/",
+        views.plan_change_view,
+        name="plan_change",
+    ),
 ]

@@ -17,13 +17,14 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.text import slugify
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 from django_tables2 import RequestConfig
 from django_tables2.export import TableExport
 
 from billing_site.htmx import page_or_partial
-from customers.models import Customer
+from customers.models import Customer, PlanAssignment
+from invoices.builder import Invoice as InvoiceContent
 from invoices.builder import (
     billing_tz,
     build_invoice,
@@ -31,9 +32,11 @@ from invoices.builder import (
     stored_period,
     unassigned_usage,
 )
-from invoices.forms import CreditNoteForm, InvoiceFilterForm, PayForm, VoidForm
+from invoices.forms import CreditNoteForm, InvoiceFilterForm, PayForm, PlanChangeForm, VoidForm
+from invoices.late_usage import pending_late_usage, with_late_usage
 from invoices.models import CreditNote, Invoice
 from invoices.pdf import render_invoice_pdf
+from invoices.plan_change import preview_plan_change
 from invoices.selection import selected_period
 from invoices.selectors import stored_content
 from invoices.services import (
@@ -47,11 +50,15 @@ from invoices.services import (
     invoice_mark_paid,
     invoice_mark_uncollectible,
     invoice_void,
+    plan_change,
     settles_at,
 )
 from invoices.tables import InvoiceTable
 from meters.sqlite_functions import ExactSum
 from pricing.money import exact_sum
+
+# The invoice page shows several forms at once: each keeps its own element ids.
+PAY_ID, VOID_ID, CREDIT_ID = "pay-%s", "void-%s", "credit-%s"
 
 
 def _pdf(content: bytes, filename: str) -> HttpResponse:
@@ -117,11 +124,18 @@ def _invoice(pk: int) -> Invoice:
     return get_object_or_404(Invoice.objects.select_related("customer", "assignment__plan"), pk=pk)
 
 
+def _draft_content(invoice: Invoice, now: datetime) -> InvoiceContent:
+    """A draft as it stands: its period's usage so far, plus the late usage of
+    earlier issued invoices it will bill."""
+    ref = stored_period(invoice.assignment, invoice.period_start, invoice.period_end, now)
+    late = pending_late_usage(invoice.customer, before=invoice.period_start, until=now, now=now)
+    return with_late_usage(build_invoice(invoice.customer, ref), late)
+
+
 def _detail_context(invoice: Invoice, **forms: Any) -> dict[str, Any]:
     now = timezone.now()
     if invoice.is_draft:
-        ref = stored_period(invoice.assignment, invoice.period_start, invoice.period_end, now)
-        content: Any = build_invoice(invoice.customer, ref)
+        content: Any = _draft_content(invoice, now)
         settles = settles_at(invoice)
     else:
         content, settles = stored_content(invoice), None
@@ -129,7 +143,7 @@ def _detail_context(invoice: Invoice, **forms: Any) -> dict[str, Any]:
     credit_total = exact_sum(credited.values())
     credit_form = forms.pop("credit_form", None)
     if credit_form is None and not invoice.is_draft:
-        credit_form = CreditNoteForm(invoice=invoice)
+        credit_form = CreditNoteForm(invoice=invoice, credited=credited, auto_id=CREDIT_ID)
     return {
         "record": invoice,
         "invoice": content,
@@ -140,8 +154,8 @@ def _detail_context(invoice: Invoice, **forms: Any) -> dict[str, Any]:
         "credit_notes": invoice.credit_notes.all(),
         "credited": credit_total,
         "remaining": (invoice.total or Decimal(0)) - credit_total,
-        "void_form": forms.pop("void_form", None) or VoidForm(),
-        "pay_form": forms.pop("pay_form", None) or PayForm(),
+        "void_form": forms.pop("void_form", None) or VoidForm(auto_id=VOID_ID),
+        "pay_form": forms.pop("pay_form", None) or PayForm(auto_id=PAY_ID),
         "credit_form": credit_form,
         "simplified": False,
     }
@@ -196,7 +210,7 @@ def invoice_hold_view(request: HttpRequest, pk: int) -> HttpResponse:
 @permission_required("invoices.finalize_invoice", raise_exception=True)
 def invoice_pay_view(request: HttpRequest, pk: int) -> HttpResponse:
     invoice = _invoice(pk)
-    form = PayForm(request.POST)
+    form = PayForm(request.POST, auto_id=PAY_ID)
     if form.is_valid():
         try:
             invoice_mark_paid(
@@ -238,7 +252,7 @@ def _form_error(form: Any, exc: ValidationError) -> None:
 @permission_required("invoices.correct_invoice", raise_exception=True)
 def invoice_void_view(request: HttpRequest, pk: int) -> HttpResponse:
     invoice = _invoice(pk)
-    form = VoidForm(request.POST)
+    form = VoidForm(request.POST, auto_id=VOID_ID)
     if form.is_valid():
         try:
             invoice_void(
@@ -263,7 +277,9 @@ def credit_note_create_view(request: HttpRequest, pk: int) -> HttpResponse:
     invoice = _invoice(pk)
     if invoice.is_draft:
         raise Http404("A draft has nothing to credit.")
-    form = CreditNoteForm(request.POST, invoice=invoice)
+    form = CreditNoteForm(
+        request.POST, invoice=invoice, credited=credited_by_line(invoice), auto_id=CREDIT_ID
+    )
     if form.is_valid():
         requests = [
             CreditRequest(line, form.cleaned_data[name])
@@ -296,10 +312,7 @@ def invoice_document(request: HttpRequest, pk: int) -> HttpResponse:
     a draft's PDF computed now."""
     invoice = _invoice(pk)
     if invoice.is_draft:
-        ref = stored_period(
-            invoice.assignment, invoice.period_start, invoice.period_end, timezone.now()
-        )
-        pdf = render_invoice_pdf(build_invoice(invoice.customer, ref))
+        pdf = render_invoice_pdf(_draft_content(invoice, timezone.now()))
         name = f"draft-{slugify(invoice.customer.customer_id)}-{invoice.period_start:%Y-%m-%d}.pdf"
         return _pdf(pdf, name)
     document = invoice_document_store(invoice=invoice)
@@ -332,11 +345,27 @@ def _billing_context(request: HttpRequest, customer: Customer) -> dict[str, Any]
     periods = customer_periods(customer, now)
     ref = selected_period(customer, request.GET.get("period"), periods, now)
     invoices = customer.invoices.select_related("assignment").order_by("-period_start", "-pk")[:50]
+    late = pending_late_usage(customer, before=now, until=now, now=now)
+    content = None
+    issued = None
+    if ref is not None:
+        content = build_invoice(customer, ref)
+        if ref.is_current:
+            earlier = [item for item in late if item.invoice.period_start < ref.period.start]
+            content = with_late_usage(content, earlier)
+        else:
+            issued = (
+                customer.invoices.exclude(status=Invoice.Status.DRAFT)
+                .filter(assignment=ref.assignment, period_start=ref.period.start)
+                .first()
+            )
     return {
         "customer": customer,
         "periods": periods,
         "selected": ref,
-        "invoice": build_invoice(customer, ref) if ref else None,
+        "invoice": content,
+        "issued": issued,
+        "late_usage": late,
         "simplified": request.GET.get("view") == "simplified",
         "invoices": invoices,
         "unassigned": unassigned_usage(customer),
@@ -369,3 +398,55 @@ def invoice_pdf(request: HttpRequest, pk: int) -> HttpResponse:
     invoice = build_invoice(customer, ref)
     pdf = render_invoice_pdf(invoice, simplified=request.GET.get("view") == "simplified")
     return _pdf(pdf, f"invoice-{slugify(customer.customer_id)}-{ref.period.start:%Y-%m-%d}.pdf")
+
+
+# /customers/<pk>/assignments/<assignment_pk>/change-plan/ ---------------------
+
+
+@require_http_methods(["GET", "POST"])
+@permission_required("customers.change_planassignment", raise_exception=True)
+def plan_change_view(request: HttpRequest, pk: int, assignment_pk: int) -> HttpResponse:
+    """Pick the new plan and the instant, see what each side will bill, then
+    confirm (a POST with `confirm`)."""
+    assignment = get_object_or_404(
+        PlanAssignment.objects.select_related("customer", "plan"),
+        pk=assignment_pk,
+        customer_id=pk,
+    )
+    data = request.POST if request.method == "POST" else (request.GET or None)
+    now = timezone.now()
+    initial = {"at": timezone.localtime(now).replace(second=0, microsecond=0)}
+    form = PlanChangeForm(data, current=assignment.plan, initial=initial)
+    preview = None
+    if form.is_bound and form.is_valid():
+        plan, at = form.cleaned_data["plan"], form.cleaned_data["at"]
+        if request.method == "POST" and "confirm" in request.POST:
+            try:
+                new = plan_change(assignment=assignment, plan=plan, at=at)
+            except ValidationError as exc:
+                _form_error(form, exc)
+            else:
+                messages.success(
+                    request,
+                    f"{assignment.customer.name} moves from {assignment.plan.name} to "
+                    f"{new.plan.name} at {timezone.localtime(at):%-d %b %Y %H:%M}.",
+                )
+                return redirect(assignment.customer)
+        if (
+            form.is_valid()
+            and assignment.start_at < at
+            and (assignment.end_at is None or at < assignment.end_at)
+        ):
+            preview = preview_plan_change(assignment, plan, at, now)
+        elif form.is_valid():
+            form.add_error(
+                "at", "Choose an instant inside the current assignment, after its start."
+            )
+    context = {
+        "assignment": assignment,
+        "customer": assignment.customer,
+        "form": form,
+        "preview": preview,
+    }
+    status = 400 if request.method == "POST" and form.errors else 200
+    return render(request, "invoices/plan_change.html", context, status=status)

@@ -27,6 +27,13 @@ class Plan(models.Model):
         default="USD",
         help_text="Every rate of the plan is priced in this currency.",
     )
+    billing_anchor = models.CharField(
+        max_length=20,
+        choices=[(a.value, a.label) for a in periods.BillingAnchor],
+        default=periods.BillingAnchor.ANNIVERSARY,
+        help_text="Periods start on each assignment's start date, or follow the calendar "
+        "(the first period then runs to the next calendar boundary, its fees prorated).",
+    )
     grace_period_hours = models.PositiveIntegerField(
         "grace period (hours)",
         default=24,

@@ -57,6 +57,23 @@ LATE_USAGE_LABELS = {
 }
 
 
+class BillingAnchor(StrEnum):
+    """Where a plan's periods start. The one definition: Plan.billing_anchor's
+    choices are built from it."""
+
+    ANNIVERSARY = "anniversary"  # on the assignment's start: 20 Mar – 20 Apr – …
+    CALENDAR = "calendar"  # on calendar periods: 20 Mar – 1 Apr – 1 May – …
+
+    @property
+    def label(self) -> str:
+        return ANCHOR_LABELS[self]
+
+
+ANCHOR_LABELS = {
+    BillingAnchor.ANNIVERSARY: "On the assignment's start date (anniversary)",
+    BillingAnchor.CALENDAR: "On calendar periods (the first one prorated)",
+}
+
 MONTHS = {Period.MONTHLY: 1, Period.QUARTERLY: 3, Period.YEARLY: 12}
 
 
@@ -123,3 +140,66 @@ def periods_between(
     last = period_index(anchor, period, until, tz)
     for n in range(last + 1):
         yield BillingPeriod(boundary(anchor, period, n, tz), boundary(anchor, period, n + 1, tz))
+
+
+def calendar_start(moment: datetime, period: Period, tz: ZoneInfo) -> datetime:
+    """The start of the calendar period holding `moment` in `tz`: Monday 00:00,
+    the 1st of the month, of the quarter (Jan, Apr, Jul, Oct), or of the year."""
+    local = moment.astimezone(tz).replace(tzinfo=None)
+    day = local.replace(hour=0, minute=0, second=0, microsecond=0, fold=0)
+    if period is Period.WEEKLY:
+        start = day - timedelta(days=day.weekday())
+    elif period is Period.MONTHLY:
+        start = day.replace(day=1)
+    elif period is Period.QUARTERLY:
+        start = day.replace(month=(day.month - 1) // 3 * 3 + 1, day=1)
+    else:
+        start = day.replace(month=1, day=1)
+    return start.replace(tzinfo=tz)
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """An assignment's billing periods. Period 0 starts at the assignment's
+    start. With an anniversary anchor every period is whole. With a calendar
+    anchor the later periods follow the calendar and period 0 runs only to the
+    first calendar boundary: it is a part of its calendar period (`full`), and
+    fees are prorated by that share (20 March to 1 April is 12/31 of March)."""
+
+    start: datetime
+    period: Period
+    anchor: BillingAnchor
+    tz: ZoneInfo
+    # An anniversary cycle begun earlier that this schedule continues (a plan
+    # changed mid-period): period 0 then runs from `start` to that cycle's
+    # next boundary, like a calendar schedule's first period.
+    cycle_anchor: datetime | None = None
+
+    @property
+    def origin(self) -> datetime:
+        if self.anchor is BillingAnchor.CALENDAR:
+            return calendar_start(self.start, self.period, self.tz)
+        if self.cycle_anchor is not None and self.cycle_anchor < self.start:
+            n = period_index(self.cycle_anchor, self.period, self.start, self.tz)
+            return boundary(self.cycle_anchor, self.period, n, self.tz)
+        return self.start
+
+    def boundary(self, n: int) -> datetime:
+        return self.start if n == 0 else boundary(self.origin, self.period, n, self.tz)
+
+    def index(self, moment: datetime) -> int:
+        """Which period (0-based) holds `moment`; -1 before the start."""
+        if moment < self.start:
+            return -1
+        return period_index(self.origin, self.period, moment, self.tz)
+
+    def at(self, n: int) -> BillingPeriod:
+        return BillingPeriod(self.boundary(n), self.boundary(n + 1))
+
+    def full(self, n: int) -> BillingPeriod:
+        """The whole period the n-th lies in (itself, except a calendar
+        schedule's partial first period)."""
+        origin = self.origin
+        return BillingPeriod(
+            boundary(origin, self.period, n, self.tz), boundary(origin, self.period, n + 1, self.tz)
+        )
