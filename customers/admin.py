@@ -1,8 +1,8 @@
 """Admin for customers and their plan assignments.
 
 The admin holds changes to the rules the pages and the APIs use, by calling
-the same code rather than restating it: a customer's ID and name are checked
-by customers.customer_rules; assignments by customers.services
+the same code rather than restating it: a customer's ID, name, billing
+address and payment terms are checked by customers.customer_rules; assignments by customers.services
 (overlapping_assignments, spans_overlap, overlap_message, END_BEFORE_START).
 
 Invariant: one customer's assignments never overlap. The database refuses an
@@ -20,6 +20,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 from customers.customer_rules import customer_id_problem, customer_name_problem
+from customers.forms import BillingRules
 from customers.models import Customer, PlanAssignment
 from customers.services import (
     END_BEFORE_START,
@@ -130,9 +131,10 @@ class PlanAssignmentInline(admin.TabularInline):  # type: ignore[type-arg]
     show_change_link = True
 
 
-class CustomerAdminForm(forms.ModelForm):  # type: ignore[type-arg]
-    """The customer's ID and name checked by the rules the create page and the
-    APIs use (the ID field is only on the add page)."""
+class CustomerAdminForm(BillingRules, forms.ModelForm):  # type: ignore[type-arg]
+    """The customer's ID, name, billing address and payment terms checked by
+    the rules the create page and the APIs use (the ID field is only on the
+    add page)."""
 
     class Meta:
         model = Customer
@@ -154,7 +156,7 @@ class CustomerAdminForm(forms.ModelForm):  # type: ignore[type-arg]
 @admin.register(Customer)
 class CustomerAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     form = CustomerAdminForm
-    list_display = ["name", "customer_id", "email", "created_at"]
+    list_display = ["name", "customer_id", "email", "net_terms_days", "created_at"]
     search_fields = ["name", "customer_id", "email"]
     date_hierarchy = "created_at"
     inlines = [PlanAssignmentInline]

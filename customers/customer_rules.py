@@ -1,21 +1,40 @@
-"""The rules a customer's ID and name follow, whichever door they come
-through (the create page, the native API, the Amberflo-compatible API, the
+"""The rules a customer's fields follow, whichever door they come through
+(the create and edit pages, the native API, the Amberflo-compatible API, the
 admin). Pure, no ORM.
 
 A customer ID is what usage events send as customerId, and ingestion strips
 it and allows at most MAX_CUSTOMER_ID characters (meters.validation): so a
 stored ID is stripped too (one with surrounding spaces could never be
 matched), never empty, within that length, and without control characters
-(PostgreSQL refuses NUL; the others cannot be typed or seen).
+(PostgreSQL refuses NUL; the others cannot be typed or seen) or lone
+surrogates (not Unicode: no database driver can send them).
+
+A billing address is printed on invoices and kept in each issued invoice's
+snapshot: several lines (each line break stored as "\\n"), at most
+MAX_BILLING_ADDRESS characters, no other control characters. Payment terms
+are a plan's rule (pricing.schema: a whole number of days up to
+MAX_NET_TERMS_DAYS), or none, to use the plan's.
 """
 
 from __future__ import annotations
 
+import re
+
 from meters.meter_rules import has_control_characters
-from meters.validation import MAX_ID_LENGTH
+from meters.validation import MAX_ID_LENGTH, UNSTORABLE
+from pricing.schema import MAX_NET_TERMS_DAYS, net_terms_problem
 
 MAX_CUSTOMER_ID = MAX_ID_LENGTH
 MAX_CUSTOMER_NAME = 200  # Customer.name's column
+MAX_BILLING_ADDRESS = 1_000  # long enough for any postal address, short enough to print
+
+LINE_BREAK = re.compile(r"\r\n?")
+
+
+def _is_unicode(text: str) -> bool:
+    """Whether `text` has no lone surrogate (checked after control
+    characters, which include NUL, the other character UNSTORABLE finds)."""
+    return UNSTORABLE.search(text) is None
 
 
 def customer_id_problem(customer_id: str) -> str:
@@ -26,6 +45,8 @@ def customer_id_problem(customer_id: str) -> str:
         return f"A customer ID has at most {MAX_CUSTOMER_ID} characters."
     if has_control_characters(customer_id):
         return "A customer ID must not contain control characters."
+    if not _is_unicode(customer_id):
+        return "A customer ID must be Unicode text (it holds a lone surrogate)."
     return ""
 
 
@@ -37,6 +58,8 @@ def customer_name_problem(name: str) -> str:
         return f"A customer name has at most {MAX_CUSTOMER_NAME} characters."
     if has_control_characters(name):
         return "A customer name must not contain control characters."
+    if not _is_unicode(name):
+        return "A customer name must be Unicode text (it holds a lone surrogate)."
     return ""
 
 
@@ -45,5 +68,42 @@ def customer_problems(*, customer_id: str, name: str) -> dict[str, str]:
     problems = {
         "customer_id": customer_id_problem(customer_id),
         "name": customer_name_problem(name),
+    }
+    return {field: message for field, message in problems.items() if message}
+
+
+def clean_billing_address(address: str) -> str:
+    """The address as it is stored: stripped, each line break a "\\n" (a
+    browser's text area sends "\\r\\n")."""
+    return LINE_BREAK.sub("\n", address).strip()
+
+
+def billing_address_problem(address: str) -> str:
+    """Why `address` (already cleaned) cannot be stored; "" if it can."""
+    if len(address) > MAX_BILLING_ADDRESS:
+        return f"A billing address has at most {MAX_BILLING_ADDRESS:,} characters."
+    if has_control_characters(address.replace("\n", "")):
+        return "A billing address must not contain control characters (line breaks are fine)."
+    if not _is_unicode(address):
+        return "A billing address must be Unicode text (it holds a lone surrogate)."
+    return ""
+
+
+def net_terms_days_problem(days: object) -> str:
+    """Why `days` cannot be a customer's payment terms; "" if it can. None is
+    no terms of their own: the plan's apply."""
+    if days is None or not net_terms_problem(days):
+        return ""
+    return (
+        f"Payment terms are a whole number of days from 0 to {MAX_NET_TERMS_DAYS}; "
+        "leave them empty to use the plan's."
+    )
+
+
+def billing_problems(*, billing_address: str, net_terms_days: object) -> dict[str, str]:
+    """Each broken billing rule's message by field name, for a cleaned address."""
+    problems = {
+        "billing_address": billing_address_problem(billing_address),
+        "net_terms_days": net_terms_days_problem(net_terms_days),
     }
     return {field: message for field, message in problems.items() if message}

@@ -5,20 +5,72 @@ from typing import Any
 from django import forms
 
 from customers.customer_rules import (
+    MAX_BILLING_ADDRESS,
     MAX_CUSTOMER_NAME,
+    billing_address_problem,
+    clean_billing_address,
     customer_id_problem,
     customer_name_problem,
+    net_terms_days_problem,
 )
 from customers.models import Customer
 from pricing.models import Plan
+from pricing.schema import MAX_NET_TERMS_DAYS
 
 DATETIME_INPUT = "%Y-%m-%dT%H:%M"
+BILLING_FIELDS = ("billing_address", "net_terms_days")
 
 
-class CustomerForm(forms.ModelForm[Customer]):
+def _billing_address_field() -> forms.CharField:
+    return forms.CharField(
+        label="Billing address",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4, "maxlength": MAX_BILLING_ADDRESS}),
+        help_text="Printed on invoices, as many lines as needed. An issued invoice keeps "
+        "the address it was issued with.",
+    )
+
+
+def _net_terms_days_field() -> forms.IntegerField:
+    # No min_value/max_value: the range is the rule's (customers.customer_rules),
+    # said in its words; the attributes only help the browser.
+    return forms.IntegerField(
+        label="Payment terms (days)",
+        required=False,
+        widget=forms.NumberInput(
+            attrs={"min": 0, "max": MAX_NET_TERMS_DAYS, "step": 1, "inputmode": "numeric"}
+        ),
+        help_text="Days from an invoice's issue to its due date, for this customer only. "
+        "Leave empty to use the terms of the customer's plan.",
+    )
+
+
+class BillingRules:
+    """The billing address and payment terms checked by customers.customer_rules
+    (a mixin of the create and edit forms)."""
+
+    cleaned_data: dict[str, Any]
+
+    def clean_billing_address(self) -> str:
+        address = clean_billing_address(self.cleaned_data["billing_address"])
+        if problem := billing_address_problem(address):
+            raise forms.ValidationError(problem)
+        return address
+
+    def clean_net_terms_days(self) -> int | None:
+        days: int | None = self.cleaned_data["net_terms_days"]
+        if problem := net_terms_days_problem(days):
+            raise forms.ValidationError(problem)
+        return days
+
+
+class CustomerForm(BillingRules, forms.ModelForm[Customer]):
+    billing_address = _billing_address_field()
+    net_terms_days = _net_terms_days_field()
+
     class Meta:
         model = Customer
-        fields = ["name", "customer_id", "email"]
+        fields = ["name", "customer_id", "email", *BILLING_FIELDS]
         widgets = {
             "name": forms.TextInput(
                 attrs={"data-slug-source": "id_customer_id", "autofocus": True}
@@ -40,9 +92,15 @@ class CustomerForm(forms.ModelForm[Customer]):
         return value
 
 
-class CustomerEditForm(forms.Form):
-    """A customer's name and email; customers.services.customer_update checks
-    them by the rules the create page and the APIs share."""
+class CustomerEditForm(BillingRules, forms.Form):
+    """A customer's name, email, billing address and payment terms;
+    customers.services.customer_update checks them by the rules the create
+    page and the APIs share.
+
+    The billing fields are edited only when `initial` gives their stored
+    values (initial_for): a field shown empty would be saved empty, wiping
+    what is stored, so without them the form leaves them out and
+    customer_update keeps them."""
 
     name = forms.CharField(
         label="Customer name",
@@ -54,6 +112,20 @@ class CustomerEditForm(forms.Form):
         help_text="Optional.",
         widget=forms.EmailInput(attrs={"maxlength": 254}),
     )
+    billing_address = _billing_address_field()
+    net_terms_days = _net_terms_days_field()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name in BILLING_FIELDS:
+            if name not in self.initial:
+                del self.fields[name]
+
+    @staticmethod
+    def initial_for(customer: Customer) -> dict[str, object]:
+        """The customer's stored values, to edit."""
+        fields = ["name", "email", *BILLING_FIELDS]
+        return {name: getattr(customer, name) for name in fields}
 
 
 class AssignPlanForm(forms.Form):

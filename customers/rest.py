@@ -11,11 +11,13 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError
 from django.http import Http404, HttpRequest
-from ninja import P, PathEx, QueryEx, Router, Schema, Status
-from pydantic import ConfigDict
+from ninja import Field, P, PathEx, QueryEx, Router, Schema, Status
+from pydantic import ConfigDict, StrictInt
 
+from customers.customer_rules import MAX_BILLING_ADDRESS
 from customers.models import Customer, PlanAssignment
 from customers.services import (
+    KEEP,
     assignment_end,
     customer_create,
     customer_update,
@@ -25,6 +27,7 @@ from customers.services import (
 )
 from meters.rest import aware
 from pricing.models import Plan
+from pricing.schema import MAX_NET_TERMS_DAYS
 
 # Objects are named by their id in paths: /customers/{id}.
 ObjectId = PathEx[int, P(alias="id")]
@@ -34,10 +37,26 @@ router = Router(tags=["customers"])
 MAX_CUSTOMERS_PAGE = 500
 
 
+# A strict integer: "30" or 30.5 is a 422 naming the field, not read as 30;
+# the range is customers.customer_rules' (a 400 naming the field).
+NET_TERMS_DAYS = Field(
+    None,
+    description="Days from an invoice's issue to its due date for this customer "
+    f"(0 to {MAX_NET_TERMS_DAYS}); null: the plan's terms.",
+)
+BILLING_ADDRESS = Field(
+    "",
+    description=f"Printed on invoices; lines separated by \\n; at most {MAX_BILLING_ADDRESS:,} "
+    "characters.",
+)
+
+
 class CustomerIn(Schema):
     name: str
     customer_id: str  # your own ID; usage events send it as customerId
     email: str = ""
+    billing_address: str = BILLING_ADDRESS
+    net_terms_days: StrictInt | None = NET_TERMS_DAYS
 
 
 class CustomerOut(Schema):
@@ -45,6 +64,8 @@ class CustomerOut(Schema):
     customer_id: str
     name: str
     email: str
+    billing_address: str
+    net_terms_days: int | None
     enabled: bool
     created_by_ingestion: bool
     created_at: datetime
@@ -124,8 +145,11 @@ def customer_detail(request: HttpRequest, pk: ObjectId) -> Customer:
 def customer_add(request: HttpRequest, payload: CustomerIn) -> Status[Customer]:
     """Create a customer. `customer_id` and `name` are stripped; the ID must
     be new, non-empty, at most 255 characters and free of control characters
-    (the create page's rules, customers.customer_rules). A broken rule, or an
-    ID taken even by a request at the same moment, is a 400 naming the field."""
+    (the create page's rules, customers.customer_rules). `billing_address`
+    (at most 1,000 characters, lines separated by `\\n`) is printed on
+    invoices; `net_terms_days` (0 to 365) replaces the plan's payment terms.
+    A broken rule, or an ID taken even by a request at the same moment, is a
+    400 naming the field."""
     return Status(201, customer_create(**payload.model_dump()))
 
 
@@ -136,17 +160,28 @@ class CustomerPatch(Schema):
 
     name: str | None = None
     email: str | None = None
+    billing_address: str | None = None
+    net_terms_days: StrictInt | None = None
 
 
 @router.patch("/customers/{id}", response=CustomerOut, summary="Change a customer")
 def customer_change(request: HttpRequest, pk: ObjectId, payload: CustomerPatch) -> Customer:
-    """Change the customer's `name` and/or `email` (a field left out keeps its
-    value). The create rules apply; a broken one is a 400 naming the field.
-    The customer ID is fixed, since usage events carry it: sending it is a 422."""
+    """Change the customer's `name`, `email`, `billing_address` and/or
+    `net_terms_days` (a field left out keeps its value; `"net_terms_days":
+    null` returns the customer to the plan's terms). The create rules apply;
+    a broken one is a 400 naming the field, and nothing changes. The customer
+    ID is fixed, since usage events carry it: sending it is a 422."""
     customer = get_customer(pk)
     name = customer.name if payload.name is None else payload.name
     email = customer.email if payload.email is None else payload.email
-    return customer_update(customer=customer, name=name, email=email)
+    given = payload.model_fields_set
+    return customer_update(
+        customer=customer,
+        name=name,
+        email=email,
+        billing_address=KEEP if payload.billing_address is None else payload.billing_address,
+        net_terms_days=payload.net_terms_days if "net_terms_days" in given else KEEP,
+    )
 
 
 # /customers/<id>/assignments

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from enum import Enum
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 
-from customers.customer_rules import customer_name_problem, customer_problems
+from customers.customer_rules import (
+    billing_problems,
+    clean_billing_address,
+    customer_name_problem,
+    customer_problems,
+)
 from customers.models import Customer, PlanAssignment
 from pricing.models import Plan
 
@@ -31,12 +37,32 @@ def customer_id_taken(customer: Customer) -> ValidationError:
 
 
 @transaction.atomic
-def customer_create(*, name: str, customer_id: str, email: str = "") -> Customer:
-    """Create a customer held to customers.customer_rules. A taken ID is
-    refused with the same message whether the check or the unique constraint
-    (a concurrent request, or ingestion, creating the same ID) finds it."""
-    customer_id, name = _check_customer(customer_id=customer_id, name=name)
-    customer = Customer(name=name, customer_id=customer_id, email=email.strip())
+def customer_create(
+    *,
+    name: str,
+    customer_id: str,
+    email: str = "",
+    billing_address: str = "",
+    net_terms_days: int | None = None,
+) -> Customer:
+    """Create a customer held to customers.customer_rules (every broken rule
+    at once, by field). A taken ID is refused with the same message whether
+    the check or the unique constraint (a concurrent request, or ingestion,
+    creating the same ID) finds it."""
+    customer_id, name = customer_id.strip(), name.strip()
+    billing_address = clean_billing_address(billing_address)
+    problems = customer_problems(customer_id=customer_id, name=name) | billing_problems(
+        billing_address=billing_address, net_terms_days=net_terms_days
+    )
+    if problems:
+        raise ValidationError(problems)
+    customer = Customer(
+        name=name,
+        customer_id=customer_id,
+        email=email.strip(),
+        billing_address=billing_address,
+        net_terms_days=net_terms_days,
+    )
     customer.full_clean()
     try:
         with transaction.atomic():
@@ -59,27 +85,62 @@ def _checked_email(customer: Customer, email: str) -> str:
     return email
 
 
+class Stored(Enum):
+    """A field customer_update leaves as it is stored (`KEEP`)."""
+
+    KEEP = "keep"
+
+
+KEEP = Stored.KEEP
+
+
 @transaction.atomic
-def customer_update(*, customer: Customer, name: str, email: str) -> Customer:
-    """Change the customer's name and email, held to the create rules
-    (customers.customer_rules for the name, the email field's validators).
+def customer_update(
+    *,
+    customer: Customer,
+    name: str,
+    email: str,
+    billing_address: str | Stored = KEEP,
+    net_terms_days: int | None | Stored = KEEP,
+) -> Customer:
+    """Change the customer's name and email, and (unless KEEP) their billing
+    address and payment terms (None: the plan's), held to the create rules
+    (customers.customer_rules, the email field's validators); every broken
+    rule at once, by field, and nothing changes unless all hold.
 
     The customer ID cannot change: usage events carry it as text, so a new ID
     would orphan the customer's stored usage. Like the Amberflo API's update,
-    a described customer is no longer marked as created by ingestion."""
+    a described customer is no longer marked as created by ingestion. An
+    issued invoice keeps the address and due date it was issued with."""
     name = name.strip()
-    problems = {}
+    if isinstance(billing_address, Stored):
+        billing_address = customer.billing_address
+    if isinstance(net_terms_days, Stored):
+        net_terms_days = customer.net_terms_days
+    address, days = clean_billing_address(billing_address), net_terms_days
+    problems: dict[str, list[str]] = {}
     if name_problem := customer_name_problem(name):
         problems["name"] = [name_problem]
     try:
         email = _checked_email(customer, email)
     except ValidationError as exc:
         problems.update(exc.message_dict)
+    for field, message in billing_problems(billing_address=address, net_terms_days=days).items():
+        problems[field] = [message]
     if problems:
         raise ValidationError(problems)
     customer.name, customer.email = name, email
+    customer.billing_address, customer.net_terms_days = address, days
     customer.created_by_ingestion = False
-    customer.save(update_fields=["name", "email", "created_by_ingestion"])
+    customer.save(
+        update_fields=[
+            "name",
+            "email",
+            "billing_address",
+            "net_terms_days",
+            "created_by_ingestion",
+        ]
+    )
     return customer
 
 

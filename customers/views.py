@@ -58,8 +58,7 @@ def customer_edit(request: HttpRequest, pk: int) -> HttpResponse:
     """Change a customer's name and email; the customer ID stays
     (customers.services.customer_update)."""
     customer = _get_customer(pk)
-    initial = {"name": customer.name, "email": customer.email}
-    form = CustomerEditForm(request.POST or None, initial=initial)
+    form = CustomerEditForm(request.POST or None, initial=CustomerEditForm.initial_for(customer))
     if request.method == "POST" and form.is_valid():
         try:
             customer_update(customer=customer, **form.cleaned_data)
