@@ -69,10 +69,12 @@ lint: setup
 
 # Benchmarks print figures and ratios against a baseline measured in the same
 # run (bench/README.md). Set DATABASE_URL to a *_bench PostgreSQL database to
-# measure PostgreSQL.
+# measure PostgreSQL; bench/close.py (period close, several workers) measures
+# only PostgreSQL and says so on SQLite.
 bench: setup
 	$(BIN)/python bench/invoice.py
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/close.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -4,6 +4,12 @@ run by a worker process (`manage.py run_worker`).
 
 - `close_periods_task` runs period close (`invoices.closing.close_periods`)
   and returns its report as a JSON-safe dict, stored with the task's result.
+  When many drafts are due it first enqueues `finalize_drafts_task` helpers,
+  so that idle workers finalize beside it (each claims drafts with SKIP
+  LOCKED: no draft is finalized twice, none waits for another's lock). When
+  it ends it enqueues `render_invoice_documents_task`s, at a lower priority,
+  for the issued invoices that have no stored PDF yet: PDFs are rendered
+  after the invoices are final, never in the way of finalization.
 - `close_periods_schedule` is one tick of the schedule that enqueues it every
   `CLOSE_PERIODS_EVERY` seconds; each worker ticks it from a thread
   (invoices/management/commands/run_worker.py says why it is built that way).
@@ -30,13 +36,17 @@ from typing import Any
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connections, router
 from django.db.models import Max, Q
-from django.tasks import task
+from django.tasks import Task, task
 from django.tasks.base import TaskResultStatus
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 from django_tasks_db.utils import exclusive_transaction
 
-from invoices.closing import close_periods
+from invoices.closing import (
+    close_periods,
+    finalize_due_drafts,
+    render_pending_documents,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -52,17 +62,69 @@ ABANDONED_AFTER = timedelta(hours=1)
 FINISHED_CLOSES_KEPT = timedelta(days=14)
 # Serialises schedule ticks across processes on PostgreSQL.
 _SCHEDULE_LOCK = "tally.invoices.close_periods_schedule"
+# A close with this many drafts due or more asks one more worker to help
+# finalize them, up to MAX_FINALIZE_HELPERS. A helper that finds nothing left
+# (fewer workers than helpers, or it started late) costs one query and ends.
+DRAFTS_PER_HELPER = 200
+MAX_FINALIZE_HELPERS = 8
+# PDFs rendered per render_invoice_documents_task (~100+ ms each), so that
+# several workers share a big close's PDFs and none is busy for long.
+DOCUMENTS_PER_TASK = 50
+# Below the default (0): a queued close or finalization runs before PDFs.
+DOCUMENTS_PRIORITY = -10
+
+
+def _json_safe(value: object) -> dict[str, Any]:
+    # Through Django's JSON encoder, so a field that is a Decimal or a datetime
+    # is stored as a string, never as a float or not at all.
+    summary: dict[str, Any] = json.loads(json.dumps(value, cls=DjangoJSONEncoder))
+    return summary
 
 
 @task
 def close_periods_task() -> dict[str, Any]:
     """Close billing periods as of now; return the report's fields."""
-    report = close_periods(now=timezone.now())
-    # Through Django's JSON encoder, so a field that is a Decimal or a datetime
-    # is stored as a string, never as a float or not at all.
-    summary: dict[str, Any] = json.loads(json.dumps(asdict(report), cls=DjangoJSONEncoder))
-    logger.info("Closed billing periods: %s", summary)
+    report = close_periods(now=timezone.now(), invite_helpers=_invite_finalize_helpers)
+    renders = -(-report.documents_pending // DOCUMENTS_PER_TASK)  # rounded up
+    queued = _enqueue_up_to(render_invoice_documents_task, renders, limit=DOCUMENTS_PER_TASK)
+    summary = _json_safe(asdict(report))
+    logger.info("Closed billing periods: %s; %d PDF render tasks enqueued", summary, queued)
     return summary
+
+
+def _invite_finalize_helpers(due: int) -> None:
+    helpers = min(due // DRAFTS_PER_HELPER, MAX_FINALIZE_HELPERS)
+    _enqueue_up_to(finalize_drafts_task, helpers)
+
+
+@task
+def finalize_drafts_task() -> dict[str, Any]:
+    """Help a running close: finalize the drafts due now that no other
+    worker holds (invoices.closing.finalize_due_drafts)."""
+    report = finalize_due_drafts(now=timezone.now())
+    summary = _json_safe(asdict(report))
+    logger.info("Finalized drafts beside the close: %s", summary)
+    return summary
+
+
+@task(priority=DOCUMENTS_PRIORITY)
+def render_invoice_documents_task(limit: int = DOCUMENTS_PER_TASK) -> dict[str, int]:
+    """Render and store the PDFs of up to `limit` issued invoices that have
+    none yet (invoices.closing.render_pending_documents)."""
+    return {"documents": render_pending_documents(limit=limit)}
+
+
+def _enqueue_up_to(work: Task[..., Any], wanted: int, **kwargs: Any) -> int:
+    """Enqueue `work` until `wanted` of it are queued, counting those still
+    waiting from an earlier close, so that closes that keep finding the same
+    work (a draft that fails every time, a slow render backlog) do not pile
+    up tasks. Returns how many it enqueued."""
+    queued = DBTaskResult.objects.filter(
+        task_path=work.module_path, backend_name=work.backend, status=TaskResultStatus.READY
+    ).count()
+    for _ in range(wanted - queued):
+        work.enqueue(**kwargs)
+    return max(wanted - queued, 0)
 
 
 @dataclass(frozen=True)
