@@ -68,10 +68,30 @@ class RateInline(admin.TabularInline[Rate, Plan]):
 
 @admin.register(Plan)
 class PlanAdmin(ReadOnlyAdmin[Plan]):
-    list_display = ["name", "billing_period", "currency", "rate_count", "created_at"]
-    list_filter = ["billing_period", "currency"]
+    list_display = [
+        "name",
+        "billing_period",
+        "currency",
+        "billing_anchor",
+        "net_terms_days",
+        "grace_period_hours",
+        "late_usage_policy",
+        "rate_count",
+        "created_at",
+    ]
+    list_filter = ["billing_period", "currency", "billing_anchor", "late_usage_policy"]
     search_fields = ["name"]
-    fields = ["name", "billing_period", "currency", "created_at", "edit_in_app"]
+    fields = [
+        "name",
+        "billing_period",
+        "currency",
+        "billing_anchor",
+        "grace_period_hours",
+        "net_terms_days",
+        "late_usage_policy",
+        "created_at",
+        "edit_in_app",
+    ]
     readonly_fields = ["edit_in_app"]
     date_hierarchy = "created_at"
     inlines = [RateInline]

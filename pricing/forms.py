@@ -21,6 +21,7 @@ from django.http import QueryDict
 from meters.models import Meter
 from pricing.models import Plan, Rate
 from pricing.money import format_quantity, format_unit_price
+from pricing.periods import BillingAnchor, LateUsagePolicy
 from pricing.price_models import PriceModel
 from pricing.rate_forms import (
     MatrixRow,
@@ -29,22 +30,140 @@ from pricing.rate_forms import (
     read_rows,
     storage_problems,
 )
-from pricing.schema import MAX_NAME, MAX_TEXT, Problem, RateDraft, read_rate
+from pricing.schema import (
+    DEFAULT_BILLING_ANCHOR,
+    DEFAULT_GRACE_PERIOD_HOURS,
+    DEFAULT_LATE_USAGE_POLICY,
+    DEFAULT_NET_TERMS_DAYS,
+    MAX_GRACE_PERIOD_HOURS,
+    MAX_NAME,
+    MAX_NET_TERMS_DAYS,
+    MAX_TEXT,
+    TERM_RULES,
+    Problem,
+    RateDraft,
+    read_rate,
+)
 from pricing.services import plan_name_is_taken, plan_name_taken
 
 DIMENSIONS = Rate.RateModel.DIMENSIONS
 
 
-class PlanForm(forms.ModelForm[Plan]):
+# How a plan invoices: the same fields on the create and edit pages, checked
+# by the plan document's rules (pricing.schema), so a form, a file and the API
+# accept the same values.
+TERM_HELP = {
+    "billing_anchor": "Anniversary: each customer's periods start on the date they were put "
+    "on the plan. Calendar: periods follow the calendar (the 1st of the month, quarter or "
+    "year, or Monday), and the first one runs to the next such date, its base fees and "
+    "minimums prorated. Fixed once a customer has been put on the plan.",
+    "grace_period_hours": "After a billing period ends, its draft invoice waits this many "
+    "hours for late usage, then it is finalized and issued. 0 finalizes at once; at most "
+    f"{MAX_GRACE_PERIOD_HOURS} (a year).",
+    "net_terms_days": "An invoice is due this many days after it is issued (net 30). "
+    "A customer's own payment terms replace these.",
+    "late_usage_policy": "What happens to usage that arrives after its period's invoice "
+    "was issued. The issued invoice never changes.",
+}
+
+
+def _whole_number_field(
+    label: str, maximum: int, help_text: str, required: str
+) -> forms.IntegerField:
+    # No min_value/max_value: the range is pricing.schema's rule, checked in
+    # clean_<field> with its words; the attributes only help the browser.
+    return forms.IntegerField(
+        label=label,
+        help_text=help_text,
+        widget=forms.NumberInput(
+            attrs={"min": 0, "max": maximum, "step": 1, "inputmode": "numeric", "class": "num"}
+        ),
+        error_messages={"required": required},
+    )
+
+
+def _sentence(message: str) -> str:
+    """A pricing.schema message as a form shows it, next to the field: a
+    sentence, without repeating what was typed."""
+    message = message.split(" (got ", 1)[0]
+    return message[:1].upper() + message[1:] + "."
+
+
+class InvoiceTermFields(forms.Form):
+    """The billing anchor, grace period, payment terms and late-usage policy
+    of a plan."""
+
+    billing_anchor = forms.ChoiceField(
+        label="Billing periods start",
+        choices=[(a.value, a.label) for a in BillingAnchor],
+        widget=forms.RadioSelect,
+        help_text=TERM_HELP["billing_anchor"],
+    )
+
+    grace_period_hours = _whole_number_field(
+        "Grace period (hours)",
+        MAX_GRACE_PERIOD_HOURS,
+        TERM_HELP["grace_period_hours"],
+        required="Enter the grace period in hours (0 for none).",
+    )
+    net_terms_days = _whole_number_field(
+        "Payment terms (days)",
+        MAX_NET_TERMS_DAYS,
+        TERM_HELP["net_terms_days"],
+        required="Enter the payment terms in days (0: due when issued).",
+    )
+    late_usage_policy = forms.ChoiceField(
+        label="Late usage",
+        choices=[(p.value, p.label) for p in LateUsagePolicy],
+        widget=forms.RadioSelect,
+        help_text=TERM_HELP["late_usage_policy"],
+    )
+
+    def _term(self, name: str) -> Any:
+        value = self.cleaned_data[name]
+        if problem := TERM_RULES[name](value):
+            raise ValidationError(_sentence(problem))
+        return value
+
+    def clean_billing_anchor(self) -> str:
+        value: str = self._term("billing_anchor")
+        return value
+
+    def clean_grace_period_hours(self) -> int:
+        value: int = self._term("grace_period_hours")
+        return value
+
+    def clean_net_terms_days(self) -> int:
+        value: int = self._term("net_terms_days")
+        return value
+
+    def clean_late_usage_policy(self) -> str:
+        value: str = self._term("late_usage_policy")
+        return value
+
+
+TERM_INITIAL = {
+    "billing_anchor": DEFAULT_BILLING_ANCHOR.value,
+    "grace_period_hours": DEFAULT_GRACE_PERIOD_HOURS,
+    "net_terms_days": DEFAULT_NET_TERMS_DAYS,
+    "late_usage_policy": DEFAULT_LATE_USAGE_POLICY.value,
+}
+
+
+class PlanForm(InvoiceTermFields, forms.ModelForm[Plan]):
     class Meta:
         model = Plan
-        fields = ["name", "billing_period", "currency"]
+        fields = ["name", "billing_period", "currency", *TERM_RULES]
         widgets = {"name": forms.TextInput(attrs={"autofocus": True})}
         help_texts = {
             "name": "Shown on the plan list and when assigning a plan to a customer, "
             "e.g. “Chatbot usage plan”.",
             "billing_period": "How often customers on this plan are invoiced.",
         }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["initial"] = {**TERM_INITIAL, **kwargs.get("initial", {})}
+        super().__init__(*args, **kwargs)
 
     def clean_name(self) -> str:
         # The rule plan_create, the API and the import apply (pricing.services);
@@ -62,15 +181,20 @@ class PlanForm(forms.ModelForm[Plan]):
         return
 
 
-class PlanRenameForm(forms.Form):
-    """The plan's name; pricing.services.plan_rename checks it by plan_create's
-    rules."""
+class PlanEditForm(InvoiceTermFields):
+    """The plan's name and how it invoices; pricing.services.plan_update
+    checks them by plan_create's rules."""
 
     name = forms.CharField(
         required=False,
         help_text=PlanForm.Meta.help_texts["name"],
         widget=forms.TextInput(attrs={"maxlength": MAX_NAME, "autofocus": True}),
     )
+    field_order = ["name", *TERM_RULES]
+
+    @classmethod
+    def initial_for(cls, plan: Plan) -> dict[str, object]:
+        return {"name": plan.name, **{name: getattr(plan, name) for name in TERM_RULES}}
 
 
 RATE_MODEL_HELP = {

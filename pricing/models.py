@@ -9,6 +9,12 @@ from meters.fields import ExactDecimalField
 from meters.models import Meter
 from pricing import periods, price_models
 from pricing.money import CURRENCIES, format_quantity
+from pricing.schema import (
+    DEFAULT_BILLING_ANCHOR,
+    DEFAULT_GRACE_PERIOD_HOURS,
+    DEFAULT_LATE_USAGE_POLICY,
+    DEFAULT_NET_TERMS_DAYS,
+)
 
 
 class Plan(models.Model):
@@ -27,29 +33,32 @@ class Plan(models.Model):
         default="USD",
         help_text="Every rate of the plan is priced in this currency.",
     )
+    # How the plan invoices. The defaults are the plan document's
+    # (pricing.schema, their one definition), so a plan made on a page, by
+    # the API or from a file that leaves them out is the same plan.
     billing_anchor = models.CharField(
         max_length=20,
         choices=[(a.value, a.label) for a in periods.BillingAnchor],
-        default=periods.BillingAnchor.ANNIVERSARY,
+        default=DEFAULT_BILLING_ANCHOR,
         help_text="Periods start on each assignment's start date, or follow the calendar "
         "(the first period then runs to the next calendar boundary, its fees prorated).",
     )
     grace_period_hours = models.PositiveIntegerField(
         "grace period (hours)",
-        default=24,
+        default=DEFAULT_GRACE_PERIOD_HOURS,
         help_text="After a period ends, its draft invoice waits this long for late usage "
         "before it is finalized.",
     )
     net_terms_days = models.PositiveIntegerField(
         "payment terms (days)",
-        default=30,
+        default=DEFAULT_NET_TERMS_DAYS,
         help_text="An invoice is due this many days after it is issued (net 30), unless the "
         "customer has their own terms.",
     )
     late_usage_policy = models.CharField(
         max_length=20,
         choices=[(p.value, p.label) for p in periods.LateUsagePolicy],
-        default=periods.LateUsagePolicy.BILL_NEXT,
+        default=DEFAULT_LATE_USAGE_POLICY,
         help_text="What happens to usage that arrives after its period's invoice was issued.",
     )
     created_at = models.DateTimeField(auto_now_add=True)

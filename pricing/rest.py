@@ -12,14 +12,29 @@ from typing import Any
 
 from django.http import Http404, HttpRequest
 from ninja import Body, Field, P, PathEx, Router, Schema, Status
-from pydantic import ConfigDict
+from pydantic import ConfigDict, StrictInt
 
 from meters.models import Meter
 from pricing.models import Plan, Rate
+from pricing.periods import BillingAnchor, LateUsagePolicy
 from pricing.plan_files import check_plan, known_meters
-from pricing.schema import SCHEMA, Problem, Problems, plan_to_dict, rate_to_dict, read_rate
+from pricing.schema import (
+    DEFAULT_BILLING_ANCHOR,
+    DEFAULT_GRACE_PERIOD_HOURS,
+    DEFAULT_LATE_USAGE_POLICY,
+    DEFAULT_NET_TERMS_DAYS,
+    MAX_GRACE_PERIOD_HOURS,
+    MAX_NET_TERMS_DAYS,
+    SCHEMA,
+    TERM_RULES,
+    Problem,
+    Problems,
+    plan_to_dict,
+    rate_to_dict,
+    read_rate,
+)
 from pricing.selectors import plan_draft, rate_draft
-from pricing.services import plan_import, plan_rename, rate_delete, rate_save
+from pricing.services import plan_import, plan_update, rate_delete, rate_save
 
 # Objects are named by their id in paths: /customers/{id}.
 ObjectId = PathEx[int, P(alias="id")]
@@ -59,6 +74,34 @@ RATE_EXAMPLES = {
 }
 
 
+# The invoicing settings' ranges and values are the plan document's rules
+# (pricing.schema.read_terms, a 400 naming the field); the types here only
+# keep a "24" or a 24.5 from being read as 24 (a 422 naming the field), as a
+# plan file would not be.
+BILLING_ANCHOR = Field(
+    DEFAULT_BILLING_ANCHOR.value,
+    description="Where the billing periods of the plan's customers start: "
+    + "; ".join(f"`{a.value}`: {a.label.lower()}" for a in BillingAnchor)
+    + ". A calendar plan's first period runs to the next calendar boundary, its base fees "
+    "and minimums prorated. It cannot change once the plan has assignments.",
+)
+GRACE_PERIOD = Field(
+    DEFAULT_GRACE_PERIOD_HOURS,
+    description="Hours a period's draft invoice waits for late usage after the period "
+    f"ends, before it is finalized (0 to {MAX_GRACE_PERIOD_HOURS}).",
+)
+NET_TERMS = Field(
+    DEFAULT_NET_TERMS_DAYS,
+    description=f"Days from an invoice's issue to its due date (0 to {MAX_NET_TERMS_DAYS}), "
+    "unless the customer has their own terms.",
+)
+LATE_USAGE = Field(
+    DEFAULT_LATE_USAGE_POLICY.value,
+    description="What happens to usage that arrives after its period's invoice was "
+    "issued: " + "; ".join(f"`{p.value}`: {p.label.lower()}" for p in LateUsagePolicy) + ".",
+)
+
+
 class PlanIn(Schema):
     """A plan document (docs/PLAN_SCHEMA.md); `rates` may be left out and
     added one by one later."""
@@ -67,6 +110,10 @@ class PlanIn(Schema):
     name: str
     billing_period: str = "monthly"
     currency: str = "USD"
+    billing_anchor: str = BILLING_ANCHOR
+    grace_period_hours: StrictInt = GRACE_PERIOD
+    net_terms_days: StrictInt = NET_TERMS
+    late_usage_policy: str = LATE_USAGE
     rates: list[dict[str, Any]] = []
 
 
@@ -75,6 +122,10 @@ class PlanSummary(Schema):
     name: str
     billing_period: str
     currency: str
+    billing_anchor: str
+    grace_period_hours: int
+    net_terms_days: int
+    late_usage_policy: str
 
 
 class PlanOut(Schema):
@@ -85,6 +136,10 @@ class PlanOut(Schema):
     name: str
     billing_period: str
     currency: str
+    billing_anchor: str
+    grace_period_hours: int
+    net_terms_days: int
+    late_usage_policy: str
     rates: list[dict[str, Any]]
 
 
@@ -129,17 +184,31 @@ class PlanPatch(Schema):
     model_config = ConfigDict(extra="forbid")
 
     name: str | None = None
+    billing_anchor: str | None = None
+    grace_period_hours: StrictInt | None = None
+    net_terms_days: StrictInt | None = None
+    late_usage_policy: str | None = None
 
 
-@router.patch("/plans/{id}", response=PlanOut, by_alias=True, summary="Rename a plan")
+@router.patch("/plans/{id}", response=PlanOut, by_alias=True, summary="Change a plan")
 def plan_change(request: HttpRequest, pk: ObjectId, payload: PlanPatch) -> dict[str, Any]:
     """Change the plan's `name` (stripped; not another plan's, ignoring case:
-    a 400 on `name`). The billing period and currency are fixed, since the
-    plan's prices and its customers' periods depend on them: sending one is
-    a 422 naming the field."""
+    a 400 on `name`) and how it invoices: `billing_anchor` (`anniversary` or
+    `calendar`), `grace_period_hours` (0 to 8760), `net_terms_days` (0 to
+    365), `late_usage_policy` (`bill_next` or `report`), each checked as in a
+    plan document (a 400 naming the field). A field left out keeps its value;
+    all change or none does. The billing anchor of a plan with assignments
+    cannot change (a 400 on `billing_anchor`): their periods were laid out by
+    it. The billing period and currency are fixed, since the plan's prices
+    and its customers' periods depend on them: sending one is a 422 naming
+    the field."""
     plan = get_plan(pk)
-    if payload.name is not None:
-        plan_rename(plan=plan, name=payload.name)
+    given = payload.model_dump(exclude_unset=True)
+    if given.get("name", "") is None:
+        del given["name"]  # null: keep the name, as leaving it out does
+    if given:
+        stored = {"name": plan.name, **{field: getattr(plan, field) for field in TERM_RULES}}
+        plan_update(plan=plan, **(stored | given))
     return _plan_json(plan)
 
 

@@ -5,7 +5,12 @@ rules that checks it. The rate editor and `import_plan` both validate through
 A plan document (docs/PLAN_SCHEMA.md shows a full example):
 
     {"schema": "tally.plan/1", "name": "...", "billing_period": "monthly",
-     "currency": "USD", "rates": [RATE, ...]}
+     "currency": "USD", "billing_anchor": "anniversary",
+     "grace_period_hours": 24, "net_terms_days": 30,
+     "late_usage_policy": "bill_next", "rates": [RATE, ...]}
+
+The four invoicing keys are enum values and whole numbers (InvoiceTerms);
+each may be left out, for the plan's default.
 
 RATE: {"meter": "<api name>", "model": "per_unit|graduated|volume|package",
        "price": PRICE, "minimum_charge": "10" | null, "base_fee": "5" | null}
@@ -28,10 +33,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Context, Decimal, InvalidOperation
+from enum import StrEnum
+from typing import cast
 
+from meters.meter_rules import has_control_characters
 from meters.naming import dimension_key
+from meters.validation import UNSTORABLE
 from pricing.money import CURRENCIES
-from pricing.periods import Period
+from pricing.periods import BillingAnchor, LateUsagePolicy, Period
 from pricing.price_models import CellPrice, PackageRounding, PriceModel, Tier
 
 SCHEMA = "tally.plan/1"
@@ -63,6 +72,17 @@ MAX_PLAN_PRICES = 5_000  # prices (matrix rows, default prices, single prices) i
 MAX_PLAN_TIERS = 10_000  # tiers of all of a plan's prices together
 MAX_NUMBER_TEXT = 100  # characters of a number written as text
 SHOWN = 40  # characters of a refused value repeated in a message
+
+# How a plan invoices (Plan.billing_anchor, grace_period_hours,
+# net_terms_days, late_usage_policy). The one definition of the defaults: the
+# model fields take theirs from here. The limits are this format's: a grace
+# period of at most a year, terms of at most a year.
+DEFAULT_BILLING_ANCHOR = BillingAnchor.ANNIVERSARY
+DEFAULT_GRACE_PERIOD_HOURS = 24
+MAX_GRACE_PERIOD_HOURS = 8_760  # 365 days
+DEFAULT_NET_TERMS_DAYS = 30
+MAX_NET_TERMS_DAYS = 365
+DEFAULT_LATE_USAGE_POLICY = LateUsagePolicy.BILL_NEXT
 
 
 @dataclass(frozen=True)
@@ -117,12 +137,28 @@ class RateDraft:
         return Size(1, len(prices), sum(len(p.tiers) for p in prices))
 
 
+@dataclass(frozen=True, kw_only=True)
+class InvoiceTerms:
+    """How a plan's periods fall and its invoices are issued: periods start
+    on each assignment's start or follow the calendar (`billing_anchor`,
+    pricing.periods.Schedule); a period's draft waits `grace_period_hours`
+    after the period ends for late usage, then is finalized; it is due
+    `net_terms_days` after it is issued (unless the customer has their own
+    terms); usage arriving after that follows `late_usage_policy`."""
+
+    billing_anchor: BillingAnchor = DEFAULT_BILLING_ANCHOR
+    grace_period_hours: int = DEFAULT_GRACE_PERIOD_HOURS
+    net_terms_days: int = DEFAULT_NET_TERMS_DAYS
+    late_usage_policy: LateUsagePolicy = DEFAULT_LATE_USAGE_POLICY
+
+
 @dataclass(frozen=True)
 class PlanDraft:
     name: str
     billing_period: str
     currency: str
     rates: tuple[RateDraft, ...] = field(default_factory=tuple)
+    terms: InvoiceTerms = InvoiceTerms()
 
 
 class _Reader:
@@ -264,6 +300,88 @@ class _Reader:
                 tiers.append(Tier(up_to, unit, fee or Decimal(0)))
             previous = up_to if up_to is not None else previous
         return tuple(tiers) if len(self.problems) == before else None
+
+
+def unstorable_text_problem(text: str) -> str:
+    """Why a name cannot be stored or shown: a control character (PostgreSQL
+    refuses NUL; the others cannot be typed or seen) or a lone surrogate (not
+    Unicode: no database driver can send it); "" if neither."""
+    if has_control_characters(text):
+        return "must not contain control characters"
+    if UNSTORABLE.search(text):  # NUL is a control character: only a surrogate is left
+        return "must be Unicode text (it holds a lone surrogate)"
+    return ""
+
+
+def whole_number_problem(raw: object, unit: str, maximum: int) -> str:
+    """Why `raw` is not a whole number of `unit` from 0 to `maximum`; "" if it
+    is. Only an integer is one: not true, not "24", not 24.5 (nor 24.0, which
+    a JSON reader with exact decimals keeps as a decimal)."""
+    wanted = f"must be a whole number of {unit} from 0 to {maximum}"
+    if isinstance(raw, bool) or not isinstance(raw, int):
+        return f"{wanted} (got {shown(raw)})"
+    if not 0 <= raw <= maximum:
+        # Only a number of at most SHOWN digits is repeated (one of 5,000
+        # cannot even be turned into text).
+        return f"{wanted} (got {raw})" if abs(raw) < 10**SHOWN else wanted
+    return ""
+
+
+def grace_period_problem(raw: object) -> str:
+    """Why `raw` cannot be a plan's grace period (hours); "" if it can."""
+    return whole_number_problem(raw, "hours", MAX_GRACE_PERIOD_HOURS)
+
+
+def net_terms_problem(raw: object) -> str:
+    """Why `raw` cannot be payment terms (days after issue); "" if it can."""
+    return whole_number_problem(raw, "days", MAX_NET_TERMS_DAYS)
+
+
+def choice_problem(raw: object, choices: type[StrEnum]) -> str:
+    """Why `raw` is not one of the enum's values; "" if it is one."""
+    if isinstance(raw, str) and raw in {c.value for c in choices}:
+        return ""
+    return f"must be one of {', '.join(c.value for c in choices)} (got {shown(raw)})"
+
+
+def billing_anchor_problem(raw: object) -> str:
+    """Why `raw` is not a billing anchor's value; "" if it is one."""
+    return choice_problem(raw, BillingAnchor)
+
+
+def late_usage_problem(raw: object) -> str:
+    """Why `raw` is not a late-usage policy's value; "" if it is one."""
+    return choice_problem(raw, LateUsagePolicy)
+
+
+# In the order a plan document writes them.
+TERM_RULES = {
+    "billing_anchor": billing_anchor_problem,
+    "grace_period_hours": grace_period_problem,
+    "net_terms_days": net_terms_problem,
+    "late_usage_policy": late_usage_problem,
+}
+
+
+def read_terms(
+    raw: Mapping[str, object], base: InvoiceTerms = InvoiceTerms()
+) -> tuple[InvoiceTerms | None, list[Problem]]:
+    """The invoicing keys of a plan document (or of a change to a plan),
+    checked: a key left out keeps `base`'s value (the defaults, or the stored
+    plan's); one given must follow its rule (TERM_RULES), `null` included."""
+    values = {key: raw[key] if key in raw else getattr(base, key) for key in TERM_RULES}
+    problems = [
+        Problem(key, message) for key, rule in TERM_RULES.items() if (message := rule(values[key]))
+    ]
+    if problems:
+        return None, problems
+    terms = InvoiceTerms(
+        billing_anchor=BillingAnchor(cast(str, values["billing_anchor"])),
+        grace_period_hours=cast(int, values["grace_period_hours"]),
+        net_terms_days=cast(int, values["net_terms_days"]),
+        late_usage_policy=LateUsagePolicy(cast(str, values["late_usage_policy"])),
+    )
+    return terms, []
 
 
 def read_rate(
@@ -433,12 +551,16 @@ def read_plan(raw: object, meters: Mapping[str, Sequence[str]]) -> PlanDraft:
         r.fail("name", "is required")
     elif len(name.strip()) > MAX_NAME:
         r.fail("name", f"must be at most {MAX_NAME} characters")
+    elif problem := unstorable_text_problem(name.strip()):
+        r.fail("name", problem)
     period = raw.get("billing_period", "monthly")
     if period not in [p.value for p in Period]:
         r.fail("billing_period", f"must be one of {', '.join(p.value for p in Period)}")
     currency = raw.get("currency", "USD")
     if currency not in CURRENCIES:
         r.fail("currency", f"must be one of {', '.join(CURRENCIES)}")
+    terms, term_problems = read_terms(raw)
+    r.problems += term_problems
     rates_raw = raw.get("rates", [])
     rates: list[RateDraft] = []
     if not isinstance(rates_raw, list):
@@ -457,9 +579,9 @@ def read_plan(raw: object, meters: Mapping[str, Sequence[str]]) -> PlanDraft:
         elif draft:
             seen_meters.add(draft.meter)
             rates.append(draft)
-    if r.problems:
+    if r.problems or terms is None:
         raise Problems(r.problems)
-    return PlanDraft(str(name).strip(), str(period), str(currency), tuple(rates))
+    return PlanDraft(str(name).strip(), str(period), str(currency), tuple(rates), terms)
 
 
 def _plan_limits(rates: list[object]) -> list[Problem]:
@@ -564,5 +686,9 @@ def plan_to_dict(draft: PlanDraft) -> dict[str, object]:
         "name": draft.name,
         "billing_period": draft.billing_period,
         "currency": draft.currency,
+        "billing_anchor": draft.terms.billing_anchor.value,
+        "grace_period_hours": draft.terms.grace_period_hours,
+        "net_terms_days": draft.terms.net_terms_days,
+        "late_usage_policy": draft.terms.late_usage_policy.value,
         "rates": [rate_to_dict(r) for r in draft.rates],
     }

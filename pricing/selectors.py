@@ -7,9 +7,10 @@ from decimal import Decimal
 from django.db.models import Prefetch, QuerySet
 
 from pricing.models import Plan, PriceCell, Rate
+from pricing.periods import BillingAnchor, LateUsagePolicy
 from pricing.price_models import CellPrice, PackageRounding, PriceModel, Tier
 from pricing.rating import RateSpec
-from pricing.schema import PlanDraft, RateDraft
+from pricing.schema import InvoiceTerms, PlanDraft, RateDraft
 
 # Matrix rows in the order they were entered (the plan page, exports and
 # invoices all list them that way).
@@ -70,6 +71,16 @@ def plan_rates(plan: Plan) -> QuerySet[Rate]:
     return rates.order_by("meter__label")
 
 
+def plan_terms(plan: Plan) -> InvoiceTerms:
+    """How the plan invoices, as the plan document writes it."""
+    return InvoiceTerms(
+        billing_anchor=BillingAnchor(plan.billing_anchor),
+        grace_period_hours=plan.grace_period_hours,
+        net_terms_days=plan.net_terms_days,
+        late_usage_policy=LateUsagePolicy(plan.late_usage_policy),
+    )
+
+
 def plan_draft(plan: Plan) -> PlanDraft:
     rates = plan_rates(plan)
     return PlanDraft(
@@ -77,4 +88,5 @@ def plan_draft(plan: Plan) -> PlanDraft:
         billing_period=plan.billing_period,
         currency=plan.currency,
         rates=tuple(rate_draft(rate) for rate in rates),
+        terms=plan_terms(plan),
     )

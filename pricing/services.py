@@ -14,8 +14,23 @@ from billing_site.audit import audit_created
 from meters.models import Meter
 from meters.naming import dimension_key
 from pricing.models import Plan, PriceCell, Rate
+from pricing.periods import BillingAnchor
 from pricing.price_models import CellPrice
-from pricing.schema import PlanDraft, Problems, RateDraft, Size, rate_room_problems
+from pricing.schema import (
+    DEFAULT_BILLING_ANCHOR,
+    DEFAULT_GRACE_PERIOD_HOURS,
+    DEFAULT_LATE_USAGE_POLICY,
+    DEFAULT_NET_TERMS_DAYS,
+    TERM_RULES,
+    InvoiceTerms,
+    PlanDraft,
+    Problems,
+    RateDraft,
+    Size,
+    rate_room_problems,
+    read_terms,
+    unstorable_text_problem,
+)
 
 
 def plan_name_taken(name: str) -> str:
@@ -33,15 +48,67 @@ def plan_name_is_taken(name: str, *, other_than: int | None = None) -> bool:
     return plans.exists()
 
 
+def _checked_terms(given: dict[str, object], errors: dict[str, list[str]]) -> InvoiceTerms | None:
+    """The invoicing settings (one value for each key of TERM_RULES) checked
+    by the plan document's rules (pricing.schema.read_terms); each broken one
+    is added to `errors` under its field."""
+    terms, problems = read_terms(given)
+    for problem in problems:
+        errors.setdefault(problem.path, []).append(problem.message)
+    return terms
+
+
+def _term_fields(terms: InvoiceTerms) -> dict[str, object]:
+    """The checked settings as the Plan's fields store them."""
+    return {
+        "billing_anchor": terms.billing_anchor.value,
+        "grace_period_hours": terms.grace_period_hours,
+        "net_terms_days": terms.net_terms_days,
+        "late_usage_policy": terms.late_usage_policy.value,
+    }
+
+
+# How an anchor is put in words: in why a plan with assignments keeps its
+# anchor (by the anchor asked for) and on the plan page.
+ANCHOR_FIXED = "This plan has assignments: its periods are fixed. Create a new plan to bill {}."
+ANCHOR_PHRASE = {
+    BillingAnchor.CALENDAR: "on the calendar",
+    BillingAnchor.ANNIVERSARY: "on each assignment's start date",
+}
+
+
 @transaction.atomic
-def plan_create(*, name: str, billing_period: str, currency: str) -> Plan:
+def plan_create(
+    *,
+    name: str,
+    billing_period: str,
+    currency: str,
+    billing_anchor: str = DEFAULT_BILLING_ANCHOR,
+    grace_period_hours: int = DEFAULT_GRACE_PERIOD_HOURS,
+    net_terms_days: int = DEFAULT_NET_TERMS_DAYS,
+    late_usage_policy: str = DEFAULT_LATE_USAGE_POLICY,
+) -> Plan:
     """Create a plan. A taken name (ignoring case) is refused with
     ValidationError on `name`, with the same message whether the check or the
-    unique constraint (a concurrent request with the same name) finds it."""
+    unique constraint (a concurrent request with the same name) finds it;
+    invoicing settings outside the plan document's rules
+    (pricing.schema.read_terms) are refused on their fields."""
     name = name.strip()
-    if plan_name_is_taken(name):
-        raise ValidationError({"name": plan_name_taken(name)})
-    plan = Plan(name=name, billing_period=billing_period, currency=currency)
+    errors: dict[str, list[str]] = {}
+    given: dict[str, object] = {
+        "billing_anchor": billing_anchor,
+        "grace_period_hours": grace_period_hours,
+        "net_terms_days": net_terms_days,
+        "late_usage_policy": late_usage_policy,
+    }
+    terms = _checked_terms(given, errors)
+    if problem := unstorable_text_problem(name):
+        errors["name"] = [f"A plan name {problem}."]
+    elif plan_name_is_taken(name):
+        errors["name"] = [plan_name_taken(name)]
+    if errors or terms is None:
+        raise ValidationError(errors)
+    plan = Plan(name=name, billing_period=billing_period, currency=currency, **_term_fields(terms))
     plan.full_clean(validate_unique=False)
     try:
         with transaction.atomic():
@@ -53,28 +120,67 @@ def plan_create(*, name: str, billing_period: str, currency: str) -> Plan:
     return plan
 
 
-@transaction.atomic
-def plan_rename(*, plan: Plan, name: str) -> Plan:
-    """Rename the plan, held to plan_create's rules: a name (stripped) within
-    the column, not taken by another plan ignoring case, whether the check or
-    the unique constraint (a concurrent request) finds it. ValidationError on
-    `name`.
+PLAN_UPDATE_FIELDS = ["name", *TERM_RULES]
 
-    Only the name: the billing period and currency shape every invoice of the
-    customers on the plan and every price of its rates."""
+
+@transaction.atomic
+def plan_update(
+    *,
+    plan: Plan,
+    name: str,
+    billing_anchor: str,
+    grace_period_hours: int,
+    net_terms_days: int,
+    late_usage_policy: str,
+) -> Plan:
+    """Change the plan's name and how it invoices, held to plan_create's
+    rules: a name (stripped) within the column, not taken by another plan
+    ignoring case, whether the check or the unique constraint (a concurrent
+    request) finds it; invoicing settings by pricing.schema.read_terms.
+    ValidationError keyed by field; nothing changes unless all are valid.
+
+    Not the billing period or currency: they shape every invoice of the
+    customers on the plan and every price of its rates. Nor the billing
+    anchor once the plan has assignments (ended ones too): their periods,
+    issued or not, were laid out by it. A new grace period or late-usage
+    policy applies to periods not yet finalized, new terms to invoices not
+    yet issued (an issued invoice keeps its due date)."""
     name = name.strip()
+    errors: dict[str, list[str]] = {}
     try:
         Plan._meta.get_field("name").clean(name, plan)  # required, max length
     except ValidationError as exc:
-        raise ValidationError({"name": exc.messages}) from exc
-    if plan_name_is_taken(name, other_than=plan.pk):
-        raise ValidationError({"name": plan_name_taken(name)})
-    stored, plan.name = plan.name, name
+        errors["name"] = exc.messages
+    else:
+        if problem := unstorable_text_problem(name):
+            errors["name"] = [f"A plan name {problem}."]
+        elif plan_name_is_taken(name, other_than=plan.pk):
+            errors["name"] = [plan_name_taken(name)]
+    given: dict[str, object] = {
+        "billing_anchor": billing_anchor,
+        "grace_period_hours": grace_period_hours,
+        "net_terms_days": net_terms_days,
+        "late_usage_policy": late_usage_policy,
+    }
+    terms = _checked_terms(given, errors)
+    if (
+        terms is not None
+        and terms.billing_anchor != plan.billing_anchor
+        and plan.assignments.exists()
+    ):
+        errors["billing_anchor"] = [ANCHOR_FIXED.format(ANCHOR_PHRASE[terms.billing_anchor])]
+    if errors or terms is None:
+        raise ValidationError(errors)
+    stored = {field: getattr(plan, field) for field in PLAN_UPDATE_FIELDS}
+    plan.name = name
+    for field, value in _term_fields(terms).items():
+        setattr(plan, field, value)
     try:
         with transaction.atomic():
-            plan.save(update_fields=["name"])
+            plan.save(update_fields=PLAN_UPDATE_FIELDS)
     except IntegrityError as exc:
-        plan.name = stored  # the caller's plan still reads as the database does
+        for field, value in stored.items():  # the caller's plan still reads as stored
+            setattr(plan, field, value)
         if not plan_name_is_taken(name, other_than=plan.pk):
             raise
         raise ValidationError({"name": plan_name_taken(name)}) from exc
@@ -189,7 +295,13 @@ def plan_import(*, draft: PlanDraft) -> Plan:
     """Create a plan and all its rates from a checked document (pricing.schema.
     read_plan), all or nothing."""
     plan = plan_create(
-        name=draft.name, billing_period=draft.billing_period, currency=draft.currency
+        name=draft.name,
+        billing_period=draft.billing_period,
+        currency=draft.currency,
+        billing_anchor=draft.terms.billing_anchor,
+        grace_period_hours=draft.terms.grace_period_hours,
+        net_terms_days=draft.terms.net_terms_days,
+        late_usage_policy=draft.terms.late_usage_policy,
     )
     meters = Meter.objects.in_bulk([r.meter for r in draft.rates], field_name="api_name")
     for rate in draft.rates:

@@ -15,19 +15,43 @@ from django_tables2 import RequestConfig
 
 from billing_site.htmx import page_or_partial, redirect_after_write
 from meters.models import Meter
-from pricing.forms import PlanForm, PlanRenameForm, RateForm, rate_added_message
+from pricing.forms import PlanEditForm, PlanForm, RateForm, rate_added_message
 from pricing.models import Plan, PriceCell, Rate
+from pricing.periods import BillingAnchor, LateUsagePolicy
 from pricing.preview import rate_definition
 from pricing.preview_form import preview_panel
 from pricing.rate_forms import MatrixRow, friendly
 from pricing.schema import Problems
 from pricing.selectors import rate_draft
-from pricing.services import plan_create, plan_rename, rate_delete, rate_save
+from pricing.services import ANCHOR_PHRASE, plan_create, plan_update, rate_delete, rate_save
 from pricing.tables import PlanTable
 
 
 def _get_plan(pk: int) -> Plan:
     return get_object_or_404(Plan, pk=pk)
+
+
+# How the plan page words each policy after "late usage" (one per member of
+# the enum; tests/pricing/test_invoice_terms.py checks none is missing).
+LATE_USAGE_SUMMARY = {
+    LateUsagePolicy.BILL_NEXT: "late usage billed on the next invoice",
+    LateUsagePolicy.REPORT: "late usage reported, not billed",
+}
+
+
+def invoice_terms_summary(plan: Plan) -> str:
+    """`net 30 · grace 24 h · late usage billed on the next invoice`."""
+    net = "due when issued" if plan.net_terms_days == 0 else f"net {plan.net_terms_days}"
+    grace = (
+        "no grace period" if plan.grace_period_hours == 0 else f"grace {plan.grace_period_hours} h"
+    )
+    late = LATE_USAGE_SUMMARY[LateUsagePolicy(plan.late_usage_policy)]
+    return f"{net} · {grace} · {late}"
+
+
+def billing_anchor_summary(plan: Plan) -> str:
+    """`periods on the calendar`, `periods on each assignment's start date`."""
+    return f"periods {ANCHOR_PHRASE[BillingAnchor(plan.billing_anchor)]}"
 
 
 @require_GET
@@ -68,6 +92,8 @@ def plan_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
     context = {
         "plan": plan,
+        "invoice_terms": invoice_terms_summary(plan),
+        "billing_anchor": billing_anchor_summary(plan),
         "rates": [(rate, rate_definition(rate_draft(rate))) for rate in rates],
         "can_add_rate": Meter.objects.exclude(rates__plan=plan).exists(),
     }
@@ -79,12 +105,13 @@ def plan_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @permission_required("pricing.change_plan", raise_exception=True)
 @vary_on_headers("HX-Request")
 def plan_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    """Rename a plan; its period and currency stay (pricing.services.plan_rename)."""
+    """Rename a plan and set how it invoices; its period and currency stay,
+    and its billing anchor once it has assignments (pricing.services.plan_update)."""
     plan = _get_plan(pk)
-    form = PlanRenameForm(request.POST or None, initial={"name": plan.name})
+    form = PlanEditForm(request.POST or None, initial=PlanEditForm.initial_for(plan))
     if request.method == "POST" and form.is_valid():
         try:
-            plan_rename(plan=plan, name=form.cleaned_data["name"])
+            plan_update(plan=plan, **form.cleaned_data)
         except ValidationError as exc:
             form.add_error(None, exc)
         else:

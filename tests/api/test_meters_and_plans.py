@@ -125,6 +125,10 @@ def test_create_a_plan_then_add_rates_in_the_schema_json(
         "name": "Chatbot Usage Plan",
         "billing_period": "monthly",
         "currency": "USD",
+        "billing_anchor": "anniversary",
+        "grace_period_hours": 24,
+        "net_terms_days": 30,
+        "late_usage_policy": "bill_next",
         "rates": [],
     }
     assert added.status_code == 201

@@ -43,6 +43,17 @@ def edit_url(plan: Plan) -> str:
     return reverse("pricing:edit", args=[plan.pk])
 
 
+def edit_form(name: str, **terms: object) -> dict[str, object]:
+    """What the edit page posts: the name and the plan's invoicing settings."""
+    defaults = {
+        "billing_anchor": "anniversary",
+        "grace_period_hours": 24,
+        "net_terms_days": 30,
+        "late_usage_policy": "bill_next",
+    }
+    return {"name": name, **defaults, **terms}
+
+
 def patch(api: Api, plan: Plan, body: object) -> Response:
     return api.client.patch(
         f"/api/v1/plans/{plan.pk}", json.dumps(body), content_type="application/json"
@@ -61,7 +72,7 @@ def test_the_edit_page_shows_the_name_and_the_fixed_period_and_currency(
 
 
 def test_a_new_name_is_saved_stripped(client: Client, plan: Plan) -> None:
-    response = login(client).post(edit_url(plan), {"name": "  Chatbot plan  "}, follow=True)
+    response = login(client).post(edit_url(plan), edit_form("  Chatbot plan  "), follow=True)
 
     plan.refresh_from_db()
     assert (plan.name, plan.currency) == ("Chatbot plan", "EUR")
@@ -70,7 +81,7 @@ def test_a_new_name_is_saved_stripped(client: Client, plan: Plan) -> None:
 
 
 def test_a_plan_may_change_the_case_of_its_own_name(client: Client, plan: Plan) -> None:
-    login(client).post(edit_url(plan), {"name": "Chatbot Usage Plan"})
+    login(client).post(edit_url(plan), edit_form("Chatbot Usage Plan"))
 
     plan.refresh_from_db()
     assert plan.name == "Chatbot Usage Plan"
@@ -87,7 +98,7 @@ def test_a_plan_may_change_the_case_of_its_own_name(client: Client, plan: Plan) 
 def test_a_name_breaking_a_create_rule_is_refused_next_to_the_field(
     client: Client, plan: Plan, name: str, reason: str
 ) -> None:
-    response = login(client).post(edit_url(plan), {"name": name})
+    response = login(client).post(edit_url(plan), edit_form(name))
 
     assert response.status_code == 200
     assert field_errors(page(response), "name") == [reason]
@@ -96,7 +107,7 @@ def test_a_name_breaking_a_create_rule_is_refused_next_to_the_field(
 
 
 def test_an_htmx_edit_with_an_error_answers_the_form_alone(client: Client, plan: Plan) -> None:
-    response = login(client).post(edit_url(plan), {"name": "STARTER"}, headers=HTMX)
+    response = login(client).post(edit_url(plan), edit_form("STARTER"), headers=HTMX)
 
     html = page(response)
     assert "<html" not in html
@@ -108,7 +119,7 @@ def test_only_an_admin_may_rename_a_plan(client: Client, plan: Plan, role: str) 
     login(client, role=role)
 
     assert client.get(edit_url(plan)).status_code == 403
-    assert client.post(edit_url(plan), {"name": "Renamed"}).status_code == 403
+    assert client.post(edit_url(plan), edit_form("Renamed")).status_code == 403
     assert edit_url(plan) not in page(client.get(plan.get_absolute_url()))
     plan.refresh_from_db()
     assert plan.name == "Chatbot usage plan"

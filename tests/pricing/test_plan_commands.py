@@ -252,7 +252,17 @@ def test_a_re_imported_plan_charges_the_same_amounts(plan: Plan, tmp_path: Path)
 def test_export_writes_every_price_as_exact_text_in_schema_order(plan: Plan) -> None:
     document = json.loads(export(plan.name))
 
-    assert list(document) == ["schema", "name", "billing_period", "currency", "rates"]
+    assert list(document) == [
+        "schema",
+        "name",
+        "billing_period",
+        "currency",
+        "billing_anchor",
+        "grace_period_hours",
+        "net_terms_days",
+        "late_usage_policy",
+        "rates",
+    ]
     assert document == plan_to_dict(plan_draft(plan))
     tokens = next(r for r in document["rates"] if r["meter"] == "llm-tokens")
     assert list(tokens) == [

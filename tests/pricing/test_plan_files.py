@@ -97,7 +97,17 @@ def test_export_downloads_the_plan_as_a_json_attachment(user_client: Client, gui
     assert response["Content-Disposition"] == 'attachment; filename="chatbot-usage-plan.json"'
     document = loads(response.content.decode())
     assert document == loads(json.dumps(plan_to_dict(plan_draft(guide.plan))))
-    assert list(document) == ["schema", "name", "billing_period", "currency", "rates"]
+    assert list(document) == [
+        "schema",
+        "name",
+        "billing_period",
+        "currency",
+        "billing_anchor",
+        "grace_period_hours",
+        "net_terms_days",
+        "late_usage_policy",
+        "rates",
+    ]
     assert [r["meter"] for r in document["rates"]] == ["api-calls", "images", "llm-tokens"]
     assert document["rates"][0]["price"]["unit_price"] == "0.01"
     assert document["rates"][1]["price"]["tiers"][1] == {

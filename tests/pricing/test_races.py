@@ -122,6 +122,13 @@ def one_created_rest_refused_in_json(
 
 
 PLAN = {"name": "Pro", "billing_period": "monthly", "currency": "USD"}
+# What the create page also posts: how the plan invoices (its initial values).
+PLAN_TERMS = {
+    "billing_anchor": "anniversary",
+    "grace_period_hours": "24",
+    "net_terms_days": "30",
+    "late_usage_policy": "bill_next",
+}
 TAKEN_PLAN = "A pricing plan named “Pro” already exists."
 TAKEN_CUSTOMER_ID = "Customer with this Customer ID already exists."
 PRICED = "API calls is already priced on"
@@ -132,7 +139,7 @@ PRICED = "API calls is already priced on"
 def test_the_same_plan_created_twice_at_once_on_the_page(live_server: Any) -> None:
     browser = Browser(live_server.url)
 
-    answers = at_once(lambda: browser.post(reverse("pricing:create"), PLAN))
+    answers = at_once(lambda: browser.post(reverse("pricing:create"), PLAN | PLAN_TERMS))
 
     one_created_rest_refused_on_the_page(answers, "name", TAKEN_PLAN)
     assert Plan.objects.filter(name="Pro").count() == 1
@@ -231,7 +238,7 @@ def test_a_taken_plan_name_is_refused_at_every_door(admin_client: Client, name: 
     plan_create(**PLAN)
     reason = f"A pricing plan named “{name.strip()}” already exists."
 
-    page = admin_client.post(reverse("pricing:create"), {**PLAN, "name": name})
+    page = admin_client.post(reverse("pricing:create"), {**PLAN, **PLAN_TERMS, "name": name})
     assert field_errors(page.content.decode(), "name") == [reason]
 
     key = api_key_create(name="rules", scope=ApiKey.Scope.FULL)[1]

@@ -413,6 +413,10 @@ def every_model_plan() -> dict[str, object]:
         "name": "Every model",
         "billing_period": "monthly",
         "currency": "KWD",
+        "billing_anchor": "calendar",
+        "grace_period_hours": 48,
+        "net_terms_days": 14,
+        "late_usage_policy": "report",
         "rates": [
             {
                 "meter": "api-calls",

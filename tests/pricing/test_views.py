@@ -21,6 +21,14 @@ GUIDE_MATRIX = [
     ("model b", "output", "0.00001"),
 ]
 
+# What the create page posts for how the plan invoices (its initial values).
+TERMS = {
+    "billing_anchor": "anniversary",
+    "grace_period_hours": "24",
+    "net_terms_days": "30",
+    "late_usage_policy": "bill_next",
+}
+
 
 @pytest.fixture
 def plan(db) -> Plan:
@@ -172,7 +180,7 @@ def test_create_plan_form_defaults_to_monthly_in_usd(admin_client: Client) -> No
 def test_create_plan_goes_to_the_plan_page_with_a_message(admin_client: Client) -> None:
     response = admin_client.post(
         reverse("pricing:create"),
-        {"name": "Chatbot usage plan", "billing_period": "monthly", "currency": "USD"},
+        {"name": "Chatbot usage plan", "billing_period": "monthly", "currency": "USD", **TERMS},
         follow=True,
     )
     plan = Plan.objects.get()
@@ -187,7 +195,7 @@ def test_create_plan_goes_to_the_plan_page_with_a_message(admin_client: Client) 
 def test_create_plan_over_htmx_answers_with_a_client_redirect(admin_client: Client) -> None:
     response = admin_client.post(
         reverse("pricing:create"),
-        {"name": "Weekly plan", "billing_period": "weekly", "currency": "EUR"},
+        {"name": "Weekly plan", "billing_period": "weekly", "currency": "EUR", **TERMS},
         **HTMX,
     )
     plan = Plan.objects.get()
@@ -201,7 +209,7 @@ def test_create_plan_with_a_duplicate_name_shows_the_error_next_to_the_name(
 ) -> None:
     response = admin_client.post(
         reverse("pricing:create"),
-        {"name": "Chatbot usage plan", "billing_period": "monthly", "currency": "USD"},
+        {"name": "Chatbot usage plan", "billing_period": "monthly", "currency": "USD", **TERMS},
         **HTMX,
     )
     html = response.content.decode()
@@ -222,7 +230,8 @@ def test_plan_page_shows_facts_and_an_empty_state(
     admin_client: Client, plan: Plan, api_calls: Meter
 ) -> None:
     html = admin_client.get(plan.get_absolute_url()).content.decode()
-    assert "Billed monthly · prices in USD" in html
+    assert "periods on each assignment" in html
+    assert "· prices in USD" in html
     assert "No rates yet" in html
     assert f'href="{_add_rate_url(plan)}"' in html
 
