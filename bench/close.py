@@ -363,7 +363,7 @@ def baseline(month: Month) -> tuple[float, list[tuple[Any, ...]]]:
 
 # Statement shapes of a finalization, for the profile.
 SHAPES = (
-    ("claim the draft (FOR UPDATE SKIP LOCKED)", r"SKIP LOCKED"),
+    ("claim and lock a window of drafts, customers, plans (SKIP LOCKED)", r"SKIP LOCKED"),
     ("lock the draft, customer, plan", r"^SELECT .*FROM \"invoices_invoice\".*FOR UPDATE"),
     ("late usage: issued invoices", r"^SELECT .*FROM \"invoices_invoice\""),
     ("plan's rates and cells", r"FROM \"pricing_"),
@@ -382,8 +382,8 @@ def profile(count: int, now: datetime) -> list[str]:
     """Finalize `count` drafts through invoices.closing.finalize_due_drafts
     in one worker, inside a transaction that is rolled back, recording every
     statement: queries and milliseconds per invoice, by statement shape.
-    (Nested in the profile's transaction, each invoice runs two more
-    SAVEPOINT pairs than it does in a worker.)"""
+    (Nested in the profile's transaction, each window of drafts runs one
+    more SAVEPOINT pair than it does in a worker.)"""
     from django.db import connection, transaction
     from django.test.utils import CaptureQueriesContext
 
@@ -399,6 +399,7 @@ def profile(count: int, now: datetime) -> list[str]:
     try:
         with transaction.atomic():
             for assignment in PlanAssignment.objects.select_related("plan").order_by("pk")[:count]:
+                assert assignment.end_at is not None  # the bench's month
                 draft_ensure(
                     assignment=assignment, start=assignment.start_at, end=assignment.end_at
                 )
@@ -497,7 +498,7 @@ def run_close(workers: int) -> CloseRun:
         close_seconds=(row.finished_at - row.started_at).total_seconds(),
         all_finalized=(max(ends) - row.started_at).total_seconds(),
         drafts_seconds=(drafted - row.started_at).total_seconds(),
-        report=row.return_value,
+        report=row.return_value or {},
         helpers=[h.return_value for h in helper_rows],
     )
 

@@ -6,7 +6,9 @@ How an event becomes an invoice line:
 1. `customer_periods` finds the billing period from the customer's assignment.
 2. For the plan's rates, one grouped query per aggregation
    (meters.selectors.customer_usage) aggregates the customer's events in the
-   period per meter and dimension key.
+   period per meter and dimension key; `build_invoices` does it for many
+   customers at once (customers_usage, the customer in the GROUP BY), and
+   both price through the same `_priced`.
 3. `project_usage` regroups them onto the rate's pricing dimensions and
    `rate_usage` prices each group (exact amount, then one rounding per line).
 4. Usage no rate prices becomes an "unpriced" entry with its reason.
@@ -14,6 +16,7 @@ How an event becomes an invoice line:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -25,7 +28,14 @@ from django.db.models import Exists, Q
 
 from customers.models import Customer, PlanAssignment
 from meters.models import Meter, UsageEvent
-from meters.selectors import customer_meter_ids, customer_usage
+from meters.partial_usage import PartialUsage
+from meters.selectors import (
+    customer_meter_ids,
+    customer_usage,
+    customers_meter_ids,
+    customers_usage,
+)
+from pricing.models import Rate
 from pricing.money import exact_sum
 from pricing.periods import BillingAnchor, BillingPeriod, Period, Schedule
 from pricing.rating import (
@@ -278,21 +288,79 @@ def find_period(
     return ref
 
 
+def _window(ref: PeriodRef, received_until: datetime | None) -> Q:
+    window = Q(event_time__gte=ref.period.start, event_time__lt=ref.usage_end)
+    if received_until is not None:
+        window &= Q(received_at__lte=received_until)
+    return window
+
+
 def build_invoice(
     customer: Customer, ref: PeriodRef, *, received_until: datetime | None = None
 ) -> Invoice:
     """The period's invoice from its usage and the plan's prices today.
     `received_until` counts only the events received up to that instant
     (finalization's cutoff; late usage is what arrived after it)."""
+    return build_invoices([(customer, ref)], received_until=received_until)[0]
+
+
+def build_invoices(
+    items: Sequence[tuple[Customer, PeriodRef]], *, received_until: datetime | None = None
+) -> list[Invoice]:
+    """`build_invoice` for each (customer, period) of `items`, in their order,
+    at a cost that does not grow with their number: the rates of each plan are
+    read once, and the items sharing a period and a plan have their usage
+    aggregated together (meters.selectors.customers_usage, the customer in the
+    GROUP BY), with one query for the meters outside the plan. Each invoice
+    is then priced by `_priced`, alone or in a batch alike."""
+    rates_by_plan: dict[int, list[Rate]] = {}
+    groups: dict[tuple[datetime, datetime, int], list[int]] = {}
+    for n, (_, ref) in enumerate(items):
+        plan = ref.assignment.plan
+        if plan.pk not in rates_by_plan:
+            rates_by_plan[plan.pk] = list(plan_rates(plan))
+        groups.setdefault((ref.period.start, ref.usage_end, plan.pk), []).append(n)
+    built: dict[int, Invoice] = {}
+    for (_, _, plan_id), members in groups.items():
+        rates = rates_by_plan[plan_id]
+        first = items[members[0]][1]
+        window = _window(first, received_until)
+        customer_ids = list(dict.fromkeys(items[n][0].customer_id for n in members))
+        usage = customers_usage([rate.meter for rate in rates], customer_ids, window)
+        # One query, on the (customer_id, event_time) index, whatever the number of meters.
+        others = customers_meter_ids(
+            customer_ids, window & ~Q(meter_id__in=[rate.meter_id for rate in rates])
+        )
+        other_meters = list(
+            Meter.objects.filter(pk__in=set().union(*others.values())).order_by("label", "pk")
+            if others
+            else []
+        )
+        other_usage = customers_usage(other_meters, list(others), window) if other_meters else {}
+        reason = f"the meter is not in the plan {first.assignment.plan.name}"
+        for n in members:
+            customer, ref = items[n]
+            unpriced = _unpriced(
+                [m for m in other_meters if m.pk in others.get(customer.customer_id, set())],
+                other_usage.get(customer.customer_id, {}),
+                reason,
+            )
+            built[n] = _priced(customer, ref, rates, usage[customer.customer_id], unpriced)
+    return [built[n] for n in range(len(items))]
+
+
+def _priced(
+    customer: Customer,
+    ref: PeriodRef,
+    rates: list[Rate],
+    usage: dict[int, list[PartialUsage]],
+    unpriced_meters: list[UnpricedUsage],
+) -> Invoice:
+    """The invoice from the customer's usage of the period (by meter id) and
+    the plan's rates: the pricing both `build_invoice` and `build_invoices` use."""
     plan = ref.assignment.plan
-    start, end = ref.period.start, ref.usage_end
     sections: list[InvoiceSection] = []
     unpriced: list[UnpricedUsage] = []
-    window = Q(event_time__gte=start, event_time__lt=end)
-    if received_until is not None:
-        window &= Q(received_at__lte=received_until)
-    rates = list(plan_rates(plan))
-    usage = customer_usage([rate.meter for rate in rates], customer.customer_id, window)
     for rate in rates:
         groups = project_usage(
             Aggregation(rate.meter.meter_type), usage[rate.meter_id], rate.dimensions
@@ -308,26 +376,27 @@ def build_invoice(
             )
         )
         unpriced.extend(rated.unpriced)
-    priced_meters = [rate.meter_id for rate in rates]
-    # One query, on the (customer_id, event_time) index, whatever the number of meters.
-    others = set(customer_meter_ids(customer.customer_id, window & ~Q(meter_id__in=priced_meters)))
-    reason = f"the meter is not in the plan {plan.name}"
-    unpriced.extend(_unpriced_meter_usage(customer, others, window, reason))
+    unpriced.extend(unpriced_meters)
     total = exact_sum(s.subtotal for s in sections)
     return Invoice(customer, ref, plan.currency, sections, unpriced, total)
+
+
+def _unpriced(
+    meters: list[Meter], usage: dict[int, list[PartialUsage]], reason: str
+) -> list[UnpricedUsage]:
+    """The usage of `meters` (in their order) as unpriced entries."""
+    return [
+        UnpricedUsage(meter.label, tuple(sorted(part.dimensions.items())), part.quantity, reason)
+        for meter in meters
+        for part in usage.get(meter.pk, [])
+    ]
 
 
 def _unpriced_meter_usage(
     customer: Customer, meter_ids: set[int], window: Q, reason: str
 ) -> list[UnpricedUsage]:
-    found = []
     meters = list(Meter.objects.filter(pk__in=meter_ids).order_by("label", "pk"))
-    usage = customer_usage(meters, customer.customer_id, window)
-    for meter in meters:
-        for part in usage[meter.pk]:
-            pairs = tuple(sorted(part.dimensions.items()))
-            found.append(UnpricedUsage(meter.label, pairs, part.quantity, reason))
-    return found
+    return _unpriced(meters, customer_usage(meters, customer.customer_id, window), reason)
 
 
 def unassigned_usage(customer: Customer) -> list[UnpricedUsage]:

@@ -6,13 +6,17 @@ Safe, and useful, in any number of workers at once:
 - Drafts are created set-based, a thousand rows a statement, and the
   database's one-invoice-per-period rule keeps one when two closes insert the
   same period (the loser's row is skipped, `ignore_conflicts`).
-- Finalization claims one due draft at a time with `SELECT … FOR UPDATE SKIP
-  LOCKED` and finalizes it in the same short transaction: a draft another
-  worker is finalizing is skipped, not waited for, so N workers finalize
-  different drafts side by side instead of queueing behind each other's
-  locks. `invoice_finalize` re-checks the status under the lock, so a draft
-  finalized meanwhile is never billed twice, and numbers stay gapless (a
-  rolled-back finalization rolls its number back). On SQLite, whose
+- Finalization claims a window of due drafts (CLAIM_WINDOW) with `SELECT …
+  FOR UPDATE SKIP LOCKED` and finalizes them together in the same
+  transaction (`invoice_finalize_batch`: a constant number of statements
+  for the window, not a dozen per invoice): a draft another worker is
+  finalizing is skipped, not waited for, so N workers finalize different
+  drafts side by side instead of queueing behind each other's locks. The
+  status is re-checked under the lock, so a draft finalized meanwhile is
+  never billed twice, and numbers stay gapless (a rolled-back finalization
+  rolls its numbers back). If a window fails, it is rolled back and its
+  drafts are finalized one at a time (`invoice_finalize`), so one bad draft
+  stays behind alone. On SQLite, whose
   IMMEDIATE transactions take the write lock at BEGIN, workers simply take
   turns, each claim seeing the other's commits.
 - The PDF is not rendered here: the invoice is final at COMMIT, and
@@ -42,6 +46,7 @@ from invoices.services import (
     SYSTEM,
     invoice_document_store,
     invoice_finalize,
+    invoice_finalize_batch,
     settles_at,
 )
 
@@ -50,8 +55,10 @@ Status = Invoice.Status
 
 # Draft rows per INSERT.
 DRAFTS_PER_INSERT = 1_000
-# Due drafts offered to one claim query: small enough that the query stays a
-# primary-key lookup, large enough that a worker rarely comes back empty.
+# Due drafts claimed and finalized in one transaction: enough that the
+# statements' fixed cost is shared (a window costs about as many statements as
+# one invoice did), few enough that a window's transaction stays short and the
+# other workers find windows of their own.
 CLAIM_WINDOW = 100
 
 
@@ -188,6 +195,20 @@ def _finalize(due: list[int], now: datetime) -> tuple[int, int]:
     finalized = 0
     failed: set[int] = set()
     for window in batched(due, CLAIM_WINDOW):
+        try:
+            # The whole window in one transaction (drafts another worker holds
+            # are skipped: it is finalizing them).
+            issued = invoice_finalize_batch(invoices=list(window), now=now, actor=SYSTEM)
+        except Exception:
+            # Rolled back as a whole; one at a time, a bad draft stays behind
+            # alone (logged below) and the others are issued.
+            logger.warning(
+                "Could not finalize drafts %s to %s together; one at a time instead",
+                window[0], window[-1], exc_info=True,
+            )  # fmt: skip
+        else:
+            finalized += len(issued)
+            continue
         while True:
             outcome = _finalize_next([pk for pk in window if pk not in failed], now)
             if outcome is None:

@@ -11,7 +11,10 @@ Finalization, the one step that must never be done twice or half:
    held only for the few statements before COMMIT;
 4. freeze the snapshot (customer, seller, plan), totals and dates.
 A crash anywhere rolls all of it back: no line without a number, no number
-without an invoice. The PDF is rendered after COMMIT from the stored rows
+without an invoice. Period close does the same for a window of drafts at once
+(`invoice_finalize_batch`: the same builder, lines and snapshot, with a fixed
+number of statements for the window and its numbers taken in one update).
+The PDF is rendered after COMMIT from the stored rows
 (`invoice_document_store`), since WeasyPrint's hundreds of milliseconds must
 not hold the counter's lock; a stored invoice renders the same PDF whenever
 it is rendered.
@@ -24,19 +27,24 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F, Field
 
 from customers.models import Customer, PlanAssignment
+from invoices.builder import Invoice as InvoiceContent
 from invoices.builder import (
     InvoiceSection,
+    PeriodRef,
     billing_tz,
     build_invoice,
+    build_invoices,
     stored_period,
 )
-from invoices.late_usage import pending_late_usage
+from invoices.late_usage import ISSUED, LateUsage, pending_late_usage
 from invoices.models import (
     CreditNote,
     CreditNoteDocument,
@@ -152,6 +160,84 @@ def _net_terms(customer: Customer, invoice: Invoice) -> int:
     return invoice.assignment.plan.net_terms_days
 
 
+def _late(customer: Customer, invoice: Invoice, cutoff: datetime, now: datetime) -> list[LateUsage]:
+    """The late usage the draft bills: billable, and in its currency."""
+    return [
+        item
+        for item in pending_late_usage(customer, before=invoice.period_start, until=cutoff, now=now)
+        if item.billable and item.invoice.currency == invoice.assignment.plan.currency
+    ]
+
+
+def _lines(invoice: Invoice, content: InvoiceContent, late: list[LateUsage]) -> list[InvoiceLine]:
+    """The draft's lines: its own usage, then the late usage it bills."""
+    rows: list[tuple[InvoiceSection, PricedLine, Invoice | None, datetime | None]] = [
+        (section, line, None, None) for section in content.sections for line in section.lines
+    ]
+    rows += [
+        (section, line, item.invoice, item.until)
+        for item in late
+        for section in item.sections
+        for line in section.lines
+    ]
+    return [
+        InvoiceLine(
+            invoice=invoice,
+            position=position,
+            kind=line.kind.value,
+            meter_id=section.meter_id,
+            section=section.meter_label,
+            section_detail=section.rate_model,
+            dimensions=[list(pair) for pair in line.dimensions],
+            description=line.description,
+            quantity=line.quantity,
+            unit_price=line.unit_price,
+            explanation=line.explanation,
+            exact_amount=line.exact_amount,
+            amount=line.amount,
+            late_for=late_for,
+            late_through=late_through,
+        )
+        for position, (section, line, late_for, late_through) in enumerate(rows, start=1)
+    ]
+
+
+# What finalization sets on the invoice row besides its number and status.
+SNAPSHOT_FIELDS = [
+    "usage_end", "usage_cutoff", "issue_date", "due_date", "net_terms_days", "customer_name",
+    "customer_external_id", "customer_email", "customer_address", "seller_name",
+    "seller_address", "plan_name", "billing_period", "currency", "total", "finalized_at",
+    "on_hold",
+]  # fmt: skip
+
+
+def _snapshot(
+    invoice: Invoice, ref: PeriodRef, *, total: Decimal, cutoff: datetime, now: datetime
+) -> None:
+    """Freeze the customer, seller, plan, totals and dates on the invoice row
+    (not saved; SNAPSHOT_FIELDS)."""
+    customer, plan = invoice.customer, invoice.assignment.plan
+    issued = now.astimezone(billing_tz()).date()
+    terms = _net_terms(customer, invoice)
+    invoice.usage_end = ref.usage_end
+    invoice.usage_cutoff = cutoff
+    invoice.issue_date = issued
+    invoice.due_date = issued + timedelta(days=terms)
+    invoice.net_terms_days = terms
+    invoice.customer_name = customer.name
+    invoice.customer_external_id = customer.customer_id
+    invoice.customer_email = customer.email
+    invoice.customer_address = customer.billing_address
+    invoice.seller_name = settings.SELLER_NAME
+    invoice.seller_address = settings.SELLER_ADDRESS
+    invoice.plan_name = plan.name
+    invoice.billing_period = Period(plan.billing_period).label
+    invoice.currency = plan.currency
+    invoice.total = total
+    invoice.finalized_at = now
+    invoice.on_hold = False
+
+
 def invoice_finalize(*, invoice: Invoice, now: datetime, actor: str) -> Invoice:
     """Issue the draft: stored lines, a gapless number, the snapshot, the
     dates. Idempotent: an invoice already finalized comes back unchanged."""
@@ -169,75 +255,141 @@ def invoice_finalize(*, invoice: Invoice, now: datetime, actor: str) -> Invoice:
                 f"The period runs until {ref.usage_end.astimezone(billing_tz()):%-d %b %Y %H:%M}; "
                 "an invoice is finalized once its period has ended."
             )
-        customer, plan = locked.customer, locked.assignment.plan
         # Events received up to the cutoff are on this invoice; later ones are
         # late usage (invoices/late_usage.py). The margin keeps an ingestion
         # transaction still in flight at this instant from falling between.
         cutoff = now - RECEIPT_MARGIN
-        content = build_invoice(customer, ref, received_until=cutoff)
-        late = [
-            item
-            for item in pending_late_usage(
-                customer, before=locked.period_start, until=cutoff, now=now
-            )
-            if item.billable and item.invoice.currency == plan.currency
-        ]
-        rows: list[tuple[InvoiceSection, PricedLine, Invoice | None, datetime | None]] = [
-            (section, line, None, None) for section in content.sections for line in section.lines
-        ]
-        rows += [
-            (section, line, item.invoice, item.until)
-            for item in late
-            for section in item.sections
-            for line in section.lines
-        ]
-        lines = [
-            InvoiceLine(
-                invoice=locked,
-                position=position,
-                kind=line.kind.value,
-                meter_id=section.meter_id,
-                section=section.meter_label,
-                section_detail=section.rate_model,
-                dimensions=[list(pair) for pair in line.dimensions],
-                description=line.description,
-                quantity=line.quantity,
-                unit_price=line.unit_price,
-                explanation=line.explanation,
-                exact_amount=line.exact_amount,
-                amount=line.amount,
-                late_for=late_for,
-                late_through=late_through,
-            )
-            for position, (section, line, late_for, late_through) in enumerate(rows, start=1)
-        ]
+        content = build_invoice(locked.customer, ref, received_until=cutoff)
+        late = _late(locked.customer, locked, cutoff, now)
+        InvoiceLine.objects.bulk_create(_lines(locked, content, late))
         total = exact_sum([content.total, *(item.total for item in late)])
-        InvoiceLine.objects.bulk_create(lines)
-        issued = now.astimezone(billing_tz()).date()
-        terms = _net_terms(customer, locked)
-        locked.usage_end = ref.usage_end
-        locked.usage_cutoff = cutoff
-        locked.issue_date = issued
-        locked.due_date = issued + timedelta(days=terms)
-        locked.net_terms_days = terms
-        locked.customer_name = customer.name
-        locked.customer_external_id = customer.customer_id
-        locked.customer_email = customer.email
-        locked.customer_address = customer.billing_address
-        locked.seller_name = settings.SELLER_NAME
-        locked.seller_address = settings.SELLER_ADDRESS
-        locked.plan_name = plan.name
-        locked.billing_period = Period(plan.billing_period).label
-        locked.currency = plan.currency
-        locked.total = total
-        locked.finalized_at = now
-        locked.on_hold = False
+        _snapshot(locked, ref, total=total, cutoff=cutoff, now=now)
+        assert locked.issue_date is not None
         # Last, so the counter row is locked only until the COMMIT just below.
         locked.sequence = _next_sequence("invoice")
-        locked.number = document_number(settings.INVOICE_NUMBER_FORMAT, locked.sequence, issued)
+        locked.number = document_number(
+            settings.INVOICE_NUMBER_FORMAT, locked.sequence, locked.issue_date
+        )
         locked.status = Status.OPEN
         locked.save()
         _record(locked, Status.DRAFT, now=now, actor=actor, note=f"total {total}")
+    return locked
+
+
+def _next_sequences(name: str, count: int) -> int:
+    """The first of `count` consecutive values of a gapless counter, taken in
+    one UPDATE (which locks the row until COMMIT, as `_next_sequence`)."""
+    counters = NumberSequence.objects.filter(name=name)
+    if not counters.update(next_value=F("next_value") + count):
+        # A database emptied after migrate (manage.py flush).
+        try:
+            with transaction.atomic():
+                NumberSequence.objects.create(name=name)
+        except IntegrityError:  # created by a concurrent finalization
+            pass
+        counters.update(next_value=F("next_value") + count)
+    return counters.values_list("next_value", flat=True).get() - count
+
+
+def _save_rows(invoices: list[Invoice], fields: list[str]) -> None:
+    """Write `fields` of each of `invoices`: on PostgreSQL in one `UPDATE …
+    FROM (VALUES …)`, each value cast to its column's type (a save each costs
+    a third of a batch's time); elsewhere a save each."""
+    if connection.vendor != "postgresql":
+        for invoice in invoices:
+            invoice.save(update_fields=fields)
+        return
+    meta = Invoice._meta
+    columns: list[tuple[str, Field[Any, Any]]] = []
+    for name in ["id", *fields]:
+        field = meta.get_field(name)
+        assert isinstance(field, Field) and field.column
+        columns.append((connection.ops.quote_name(field.column), field))
+    row = "(" + ", ".join(f"%s::{field.db_type(connection)}" for _, field in columns) + ")"
+    table, (pk, _) = connection.ops.quote_name(meta.db_table), columns[0]
+    sql = (
+        f"UPDATE {table} SET {', '.join(f'{c} = v.{c}' for c, _ in columns[1:])} "
+        f"FROM (VALUES {', '.join([row] * len(invoices))}) "
+        f"AS v ({', '.join(c for c, _ in columns)}) WHERE {table}.{pk} = v.{pk}"
+    )
+    params = [
+        field.get_db_prep_save(getattr(invoice, field.attname), connection)
+        for invoice in invoices
+        for _, field in columns
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        assert cursor.rowcount == len(invoices)
+
+
+def invoice_finalize_batch(*, invoices: Sequence[int], now: datetime, actor: str) -> list[Invoice]:
+    """`invoice_finalize` for many drafts (by id) in one transaction, with a
+    number of statements that does not grow with theirs: it issues those that
+    are drafts, not held, not locked by another transaction (SKIP LOCKED: the
+    other one is finalizing them) and whose period has ended, and skips the
+    rest. The stored invoices are exactly what finalizing each alone gives
+    (the same builder, lines and snapshot); the numbers are consecutive in id
+    order, taken last in one statement. Returns the invoices issued."""
+    with transaction.atomic():
+        candidates = (
+            Invoice.objects.select_for_update(of=("self",), skip_locked=True)
+            .select_related("customer", "assignment__plan")
+            .filter(pk__in=list(invoices), status=Status.DRAFT, on_hold=False)
+            .order_by("pk")
+        )
+        locked: list[Invoice] = []
+        refs: list[PeriodRef] = []
+        for draft in candidates:
+            ref = stored_period(draft.assignment, draft.period_start, draft.period_end, now)
+            if now >= ref.usage_end:
+                locked.append(draft)
+                refs.append(ref)
+        if not locked:
+            return []
+        cutoff = now - RECEIPT_MARGIN
+        contents = build_invoices(
+            [(draft.customer, ref) for draft, ref in zip(locked, refs, strict=True)],
+            received_until=cutoff,
+        )
+        # Late usage can only follow an issued invoice: one query finds the
+        # customers that have one, and only theirs is looked for.
+        issued_to = set(
+            Invoice.objects.filter(
+                customer_id__in={draft.customer_id for draft in locked}, status__in=ISSUED
+            ).values_list("customer_id", flat=True)
+        )
+        lines: list[InvoiceLine] = []
+        totals: list[Decimal] = []
+        for draft, content in zip(locked, contents, strict=True):
+            late = (
+                _late(draft.customer, draft, cutoff, now) if draft.customer_id in issued_to else []
+            )
+            lines += _lines(draft, content, late)
+            totals.append(exact_sum([content.total, *(item.total for item in late)]))
+        InvoiceLine.objects.bulk_create(lines)
+        for draft, ref, total in zip(locked, refs, totals, strict=True):
+            _snapshot(draft, ref, total=total, cutoff=cutoff, now=now)
+        # Last, so the counter row is locked only until the COMMIT just below.
+        first = _next_sequences("invoice", len(locked))
+        for n, draft in enumerate(locked):
+            draft.sequence = first + n
+            assert draft.issue_date is not None
+            draft.number = document_number(
+                settings.INVOICE_NUMBER_FORMAT, draft.sequence, draft.issue_date
+            )
+            draft.status = Status.OPEN
+        _save_rows(locked, [*SNAPSHOT_FIELDS, "sequence", "number", "status"])
+        InvoiceStatusChange.objects.bulk_create(
+            InvoiceStatusChange(
+                invoice=draft,
+                from_status=Status.DRAFT,
+                to_status=draft.status,
+                at=now,
+                actor=actor,
+                note=f"total {draft.total}",
+            )
+            for draft in locked
+        )
     return locked
 
 

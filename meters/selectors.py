@@ -83,12 +83,22 @@ def _latest_partials(events: QuerySet[UsageEvent]) -> list[PartialUsage]:
 
 def customer_meter_ids(customer_id: str, window: Q) -> list[int]:
     """Meters with any usage of the customer inside `window` (a Q on event_time)."""
-    return list(
-        UsageEvent.objects.filter(window, customer_id=customer_id)
+    return sorted(customers_meter_ids([customer_id], window).get(customer_id, set()))
+
+
+def customers_meter_ids(customer_ids: Sequence[str], window: Q) -> dict[str, set[int]]:
+    """`customer_meter_ids` for several customers in one query (by customer id;
+    a customer without usage is absent)."""
+    found: dict[str, set[int]] = {}
+    rows = (
+        UsageEvent.objects.filter(window, customer_id__in=list(customer_ids))
         .order_by()
-        .values_list("meter_id", flat=True)
+        .values_list("customer_id", "meter_id")
         .distinct()
     )
+    for customer_id, meter_id in rows:
+        found.setdefault(customer_id, set()).add(meter_id)
+    return found
 
 
 def customer_usage(
@@ -98,23 +108,37 @@ def customer_usage(
     customer's events inside `window` (a Q on event_time): the same partials,
     in one grouped query per aggregation present (at most five), however many
     meters, so an invoice costs as many queries for a 100-rate plan as for one."""
-    found: dict[int, list[PartialUsage]] = {meter.pk: [] for meter in meters}
+    return customers_usage(meters, [customer_id], window)[customer_id]
+
+
+def customers_usage(
+    meters: Sequence[Meter], customer_ids: Sequence[str], window: Q
+) -> dict[str, dict[int, list[PartialUsage]]]:
+    """`customer_usage` for several customers at once (by customer id, then
+    meter id): still one grouped query per aggregation present, with the
+    customer in the GROUP BY, however many customers."""
+    found: dict[str, dict[int, list[PartialUsage]]] = {
+        customer_id: {meter.pk: [] for meter in meters} for customer_id in customer_ids
+    }
     by_aggregation: dict[MeterType, list[Meter]] = {}
     for meter in meters:
         by_aggregation.setdefault(MeterType(meter.meter_type), []).append(meter)
     for aggregation, group in by_aggregation.items():
         events = UsageEvent.objects.filter(
-            window, customer_id=customer_id, meter_id__in=[meter.pk for meter in group]
+            window,
+            customer_id__in=list(customer_ids),
+            meter_id__in=[meter.pk for meter in group],
         ).order_by()
-        for meter_id, partial in _grouped_partials(aggregation, group, events):
-            found[meter_id].append(partial)
+        for customer_id, meter_id, partial in _grouped_partials(aggregation, group, events):
+            found[customer_id][meter_id].append(partial)
     return found
 
 
 def _grouped_partials(
     aggregation: MeterType, meters: list[Meter], events: QuerySet[UsageEvent]
-) -> list[tuple[int, PartialUsage]]:
-    """`usage_partials` for several meters of one aggregation at once."""
+) -> list[tuple[str, int, PartialUsage]]:
+    """`usage_partials` for several meters of one aggregation, and several
+    customers, at once: (customer id, meter id, partial)."""
     if aggregation is MeterType.UNIQUE_COUNT:
         return _grouped_unique(meters, events)
     if aggregation is MeterType.LATEST:
@@ -127,12 +151,13 @@ def _grouped_partials(
     else:
         quantity = ExactMax("value")
     rows = (
-        events.values("meter_id", "dimension_key")
+        events.values("customer_id", "meter_id", "dimension_key")
         .annotate(q=quantity)
-        .order_by("meter_id", "dimension_key")
+        .order_by("customer_id", "meter_id", "dimension_key")
     )
     return [
         (
+            row["customer_id"],
             row["meter_id"],
             PartialUsage(parse_dimension_key(row["dimension_key"]), Decimal(row["q"] or 0)),
         )
@@ -142,7 +167,7 @@ def _grouped_partials(
 
 def _grouped_unique(
     meters: list[Meter], events: QuerySet[UsageEvent]
-) -> list[tuple[int, PartialUsage]]:
+) -> list[tuple[str, int, PartialUsage]]:
     # Each meter counts its own dimension: pick it per row with a CASE.
     counted = Case(
         *(
@@ -154,37 +179,38 @@ def _grouped_unique(
     rows = (
         events.annotate(counted=counted)
         .filter(counted__isnull=False)
-        .values_list("meter_id", "dimension_key", "counted")
+        .values_list("customer_id", "meter_id", "dimension_key", "counted")
         .distinct()
     )
-    values: dict[tuple[int, str], set[str]] = {}
-    for meter_id, key, value in rows:
-        values.setdefault((meter_id, key), set()).add(value)
+    values: dict[tuple[str, int, str], set[str]] = {}
+    for customer_id, meter_id, key, value in rows:
+        values.setdefault((customer_id, meter_id, key), set()).add(value)
     return [
         (
+            customer_id,
             meter_id,
             PartialUsage(parse_dimension_key(key), Decimal(len(vs)), distinct_values=frozenset(vs)),
         )
-        for (meter_id, key), vs in sorted(values.items())
+        for (customer_id, meter_id, key), vs in sorted(values.items())
     ]
 
 
-def _grouped_latest(events: QuerySet[UsageEvent]) -> list[tuple[int, PartialUsage]]:
-    # The newest event of each (meter, dimension key), ties to the highest id,
-    # as `_latest_partials` picks it, by numbering each group's rows.
+def _grouped_latest(events: QuerySet[UsageEvent]) -> list[tuple[str, int, PartialUsage]]:
+    # The newest event of each (customer, meter, dimension key), ties to the
+    # highest id, as `_latest_partials` picks it, by numbering each group's rows.
     ranked = (
         events.annotate(
             rank=Window(
                 RowNumber(),
-                partition_by=[F("meter_id"), F("dimension_key")],
+                partition_by=[F("customer_id"), F("meter_id"), F("dimension_key")],
                 order_by=[F("event_time").desc(), F("id").desc()],
             )
         )
         .filter(rank=1)
-        .values_list("meter_id", "dimension_key", "value", "event_time")
-        .order_by("meter_id", "dimension_key")
+        .values_list("customer_id", "meter_id", "dimension_key", "value", "event_time")
+        .order_by("customer_id", "meter_id", "dimension_key")
     )
     return [
-        (meter_id, PartialUsage(parse_dimension_key(key), value, at))
-        for meter_id, key, value, at in ranked
+        (customer_id, meter_id, PartialUsage(parse_dimension_key(key), value, at))
+        for customer_id, meter_id, key, value, at in ranked
     ]
