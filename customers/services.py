@@ -179,6 +179,9 @@ def plan_assign(
         raise ValidationError({"start_at": overlap_message(clash[0])})
     try:
         with transaction.atomic():
+            # Lock the plan row: pricing.services.plan_update locks it too, so
+            # its "no assignments yet" check cannot race this insert.
+            Plan.objects.select_for_update().filter(pk=plan.pk).first()
             return PlanAssignment.objects.create(
                 customer=customer, plan=plan, start_at=start_at, end_at=end_at
             )

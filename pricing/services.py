@@ -177,11 +177,18 @@ def plan_update(
         setattr(plan, field, value)
     try:
         with transaction.atomic():
+            # The plan row is locked, as plan_assign locks it, so an anchor
+            # change and a first assignment made at once cannot both pass.
+            Plan.objects.select_for_update().filter(pk=plan.pk).first()
+            if terms.billing_anchor != stored["billing_anchor"] and plan.assignments.exists():
+                raise ValidationError(
+                    {"billing_anchor": [ANCHOR_FIXED.format(ANCHOR_PHRASE[terms.billing_anchor])]}
+                )
             plan.save(update_fields=PLAN_UPDATE_FIELDS)
-    except IntegrityError as exc:
+    except (IntegrityError, ValidationError) as exc:
         for field, value in stored.items():  # the caller's plan still reads as stored
             setattr(plan, field, value)
-        if not plan_name_is_taken(name, other_than=plan.pk):
+        if isinstance(exc, ValidationError) or not plan_name_is_taken(name, other_than=plan.pk):
             raise
         raise ValidationError({"name": plan_name_taken(name)}) from exc
     return plan
