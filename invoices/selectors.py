@@ -4,10 +4,20 @@ it, rebuilt from its stored lines and snapshot only (nothing live)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from itertools import groupby
 
-from invoices.builder import Header, InvoiceSection, SimpleLine, simplify
+from invoices.builder import (
+    Header,
+    InvoiceSection,
+    SimpleLine,
+    build_invoice,
+    simplify,
+    stored_period,
+)
+from invoices.builder import Invoice as InvoiceContent
+from invoices.late_usage import pending_late_usage, with_late_usage
 from invoices.models import Invoice
 from pricing.money import exact_sum
 from pricing.rating import LineKind, PricedLine, UnpricedUsage
@@ -77,3 +87,11 @@ def stored_content(invoice: Invoice) -> StoredContent:
         seller_address=invoice.seller_address,
     )
     return StoredContent(header, invoice.currency, sections, invoice.total)
+
+
+def draft_content(invoice: Invoice, now: datetime) -> InvoiceContent:
+    """A draft as it stands: its period's usage so far, plus the late usage of
+    earlier issued invoices it will bill. The page, the PDF and the API show this."""
+    ref = stored_period(invoice.assignment, invoice.period_start, invoice.period_end, now)
+    late = pending_late_usage(invoice.customer, before=invoice.period_start, until=now, now=now)
+    return with_late_usage(build_invoice(invoice.customer, ref), late)

@@ -24,12 +24,10 @@ from django_tables2.export import TableExport
 
 from billing_site.htmx import page_or_partial
 from customers.models import Customer, PlanAssignment
-from invoices.builder import Invoice as InvoiceContent
 from invoices.builder import (
     billing_tz,
     build_invoice,
     customer_periods,
-    stored_period,
     unassigned_usage,
 )
 from invoices.forms import CreditNoteForm, InvoiceFilterForm, PayForm, PlanChangeForm, VoidForm
@@ -38,7 +36,7 @@ from invoices.models import CreditNote, Invoice
 from invoices.pdf import render_invoice_pdf
 from invoices.plan_change import preview_plan_change
 from invoices.selection import selected_period
-from invoices.selectors import stored_content
+from invoices.selectors import draft_content, stored_content
 from invoices.services import (
     CreditRequest,
     credit_note_create,
@@ -124,18 +122,10 @@ def _invoice(pk: int) -> Invoice:
     return get_object_or_404(Invoice.objects.select_related("customer", "assignment__plan"), pk=pk)
 
 
-def _draft_content(invoice: Invoice, now: datetime) -> InvoiceContent:
-    """A draft as it stands: its period's usage so far, plus the late usage of
-    earlier issued invoices it will bill."""
-    ref = stored_period(invoice.assignment, invoice.period_start, invoice.period_end, now)
-    late = pending_late_usage(invoice.customer, before=invoice.period_start, until=now, now=now)
-    return with_late_usage(build_invoice(invoice.customer, ref), late)
-
-
 def _detail_context(invoice: Invoice, **forms: Any) -> dict[str, Any]:
     now = timezone.now()
     if invoice.is_draft:
-        content: Any = _draft_content(invoice, now)
+        content: Any = draft_content(invoice, now)
         settles = settles_at(invoice)
     else:
         content, settles = stored_content(invoice), None
@@ -312,7 +302,7 @@ def invoice_document(request: HttpRequest, pk: int) -> HttpResponse:
     a draft's PDF computed now."""
     invoice = _invoice(pk)
     if invoice.is_draft:
-        pdf = render_invoice_pdf(_draft_content(invoice, timezone.now()))
+        pdf = render_invoice_pdf(draft_content(invoice, timezone.now()))
         name = f"draft-{slugify(invoice.customer.customer_id)}-{invoice.period_start:%Y-%m-%d}.pdf"
         return _pdf(pdf, name)
     document = invoice_document_store(invoice=invoice)
