@@ -153,8 +153,23 @@ def simplify(sections: list[InvoiceSection]) -> list[SimpleLine]:
     return simple
 
 
+class SectionedLines:
+    """What an invoice's sections give, the same whether it was computed
+    (Invoice) or read back as issued (invoices.selectors.StoredContent)."""
+
+    sections: list[InvoiceSection]
+
+    @property
+    def lines(self) -> list[PricedLine]:
+        return [line for section in self.sections for line in section.lines]
+
+    @property
+    def simplified(self) -> list[SimpleLine]:
+        return simplify(self.sections)
+
+
 @dataclass(frozen=True)
-class Invoice:
+class Invoice(SectionedLines):
     """A period's invoice computed from usage and today's prices: a draft."""
 
     customer: Customer
@@ -183,14 +198,6 @@ class Invoice:
             seller_name=settings.SELLER_NAME,
             seller_address=settings.SELLER_ADDRESS,
         )
-
-    @property
-    def lines(self) -> list[PricedLine]:
-        return [line for section in self.sections for line in section.lines]
-
-    @property
-    def simplified(self) -> list[SimpleLine]:
-        return simplify(self.sections)
 
 
 def schedule(assignment: PlanAssignment) -> Schedule:

@@ -418,17 +418,8 @@ def stored_invoice_json(invoice: StoredInvoice) -> dict[str, Any]:
         ]
     )
     return {
-        "id": invoice.pk,
-        "number": invoice.number,
-        "status": invoice.status,
-        "on_hold": invoice.on_hold,
-        "customer": _customer_ref(invoice.customer),
-        "currency": currency,
-        "period_start": invoice.period_start,
-        "period_end": invoice.period_end,
+        **_summary_json(invoice),
         "usage_end": invoice.usage_end,
-        "issue_date": invoice.issue_date,
-        "due_date": invoice.due_date,
         "net_terms_days": invoice.net_terms_days,
         "finalized_at": invoice.finalized_at,
         "snapshot": {
@@ -440,7 +431,6 @@ def stored_invoice_json(invoice: StoredInvoice) -> dict[str, Any]:
             "seller_address": invoice.seller_address,
             "plan_name": invoice.plan_name,
         },
-        "total": _amount(invoice.total, currency),
         "credited": money(credit_total, currency),
         "remaining": None
         if invoice.total is None

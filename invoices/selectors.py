@@ -11,9 +11,8 @@ from itertools import groupby
 from invoices.builder import (
     Header,
     InvoiceSection,
-    SimpleLine,
+    SectionedLines,
     build_invoice,
-    simplify,
     stored_period,
 )
 from invoices.builder import Invoice as InvoiceContent
@@ -24,7 +23,7 @@ from pricing.rating import LineKind, PricedLine, UnpricedUsage
 
 
 @dataclass(frozen=True)
-class StoredContent:
+class StoredContent(SectionedLines):
     """Shaped like invoices.builder.Invoice, so one template shows both."""
 
     header: Header
@@ -36,14 +35,6 @@ class StoredContent:
     @property
     def plan_name(self) -> str:
         return self.header.plan_name
-
-    @property
-    def lines(self) -> list[PricedLine]:
-        return [line for section in self.sections for line in section.lines]
-
-    @property
-    def simplified(self) -> list[SimpleLine]:
-        return simplify(self.sections)
 
 
 def stored_content(invoice: Invoice) -> StoredContent:

@@ -9,6 +9,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import ValidationError
@@ -196,27 +197,45 @@ def invoice_hold_view(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
+def _write_with_form(
+    request: HttpRequest,
+    invoice: Invoice,
+    form: forms.Form,
+    key: str,
+    write: Callable[[dict[str, Any]], tuple[Any, str]],
+) -> HttpResponse:
+    """A form on the invoice page: run `write` with the cleaned data (it
+    returns where to go and what to say); a refusal is shown on the form, on
+    the invoice page, with status 400."""
+    if form.is_valid():
+        try:
+            target, done = write(form.cleaned_data)
+        except ValidationError as exc:
+            _form_error(form, exc)
+        else:
+            messages.success(request, done)
+            return redirect(target)
+    context = _detail_context(invoice, **{key: form})
+    return render(request, "invoices/detail.html", context, status=400)
+
+
 @require_POST
 @permission_required("invoices.finalize_invoice", raise_exception=True)
 def invoice_pay_view(request: HttpRequest, pk: int) -> HttpResponse:
     invoice = _invoice(pk)
+
+    def pay(data: dict[str, Any]) -> tuple[Invoice, str]:
+        paid = invoice_mark_paid(
+            invoice=invoice,
+            paid_on=data["paid_on"],
+            reference=data["reference"],
+            now=timezone.now(),
+            actor=_actor(request),
+        )
+        return paid, f"{paid.number} marked paid."
+
     form = PayForm(request.POST, auto_id=PAY_ID)
-    if form.is_valid():
-        try:
-            invoice_mark_paid(
-                invoice=invoice,
-                paid_on=form.cleaned_data["paid_on"],
-                reference=form.cleaned_data["reference"],
-                now=timezone.now(),
-                actor=_actor(request),
-            )
-        except ValidationError as exc:
-            _form_error(form, exc)
-        else:
-            messages.success(request, f"{invoice.number} marked paid.")
-            return redirect(invoice)
-    context = _detail_context(invoice, pay_form=form)
-    return render(request, "invoices/detail.html", context, status=400)
+    return _write_with_form(request, invoice, form, "pay_form", pay)
 
 
 @require_POST
@@ -242,23 +261,15 @@ def _form_error(form: Any, exc: ValidationError) -> None:
 @permission_required("invoices.correct_invoice", raise_exception=True)
 def invoice_void_view(request: HttpRequest, pk: int) -> HttpResponse:
     invoice = _invoice(pk)
+
+    def void(data: dict[str, Any]) -> tuple[Invoice, str]:
+        voided = invoice_void(
+            invoice=invoice, reason=data["reason"], now=timezone.now(), actor=_actor(request)
+        )
+        return voided, f"{voided.number} voided. Its number stays used."
+
     form = VoidForm(request.POST, auto_id=VOID_ID)
-    if form.is_valid():
-        try:
-            invoice_void(
-                invoice=invoice,
-                reason=form.cleaned_data["reason"],
-                now=timezone.now(),
-                actor=_actor(request),
-            )
-        except ValidationError as exc:
-            _form_error(form, exc)
-        else:
-            messages.success(request, f"{invoice.number} voided. Its number stays used.")
-            return redirect(invoice)
-    return render(
-        request, "invoices/detail.html", _detail_context(invoice, void_form=form), status=400
-    )
+    return _write_with_form(request, invoice, form, "void_form", void)
 
 
 @require_POST
@@ -270,29 +281,23 @@ def credit_note_create_view(request: HttpRequest, pk: int) -> HttpResponse:
     form = CreditNoteForm(
         request.POST, invoice=invoice, credited=credited_by_line(invoice), auto_id=CREDIT_ID
     )
-    if form.is_valid():
+
+    def credit(data: dict[str, Any]) -> tuple[CreditNote, str]:
         requests = [
-            CreditRequest(line, form.cleaned_data[name])
-            for line, name in form.line_fields
-            if form.cleaned_data[name]
+            CreditRequest(line, data[name]) for line, name in form.line_fields if data[name]
         ]
-        if form.cleaned_data["whole"]:
-            requests.append(CreditRequest(None, form.cleaned_data["whole"]))
-        try:
-            note = credit_note_create(
-                invoice=invoice,
-                requests=requests,
-                reason=form.cleaned_data["reason"],
-                now=timezone.now(),
-                actor=_actor(request),
-            )
-        except ValidationError as exc:
-            _form_error(form, exc)
-        else:
-            messages.success(request, f"Credit note {note.number} issued.")
-            return redirect(note)
-    context = _detail_context(invoice, credit_form=form)
-    return render(request, "invoices/detail.html", context, status=400)
+        if data["whole"]:
+            requests.append(CreditRequest(None, data["whole"]))
+        note = credit_note_create(
+            invoice=invoice,
+            requests=requests,
+            reason=data["reason"],
+            now=timezone.now(),
+            actor=_actor(request),
+        )
+        return note, f"Credit note {note.number} issued."
+
+    return _write_with_form(request, invoice, form, "credit_form", credit)
 
 
 @require_GET
