@@ -105,6 +105,7 @@ _PAGES: dict[str, tuple[tuple[str, ...], Callable[[Any], str]]] = {
     "meters.meter": ((), lambda o: o.get_absolute_url()),
     "meters.apikey": ((), lambda o: reverse("meters:api_keys")),
     "pricing.plan": ((), lambda o: o.get_absolute_url()),
+    "pricing.planversion": (("plan",), lambda o: o.plan.get_absolute_url()),
     "pricing.rate": (("plan",), lambda o: o.plan.get_absolute_url()),
     "pricing.pricecell": (("rate__plan",), lambda o: o.rate.plan.get_absolute_url()),
     "customers.customer": ((), lambda o: o.get_absolute_url()),

@@ -356,7 +356,9 @@ AUDITLOG_INCLUDE_TRACKING_MODELS = (
     "meters.meter",
     # last_used_at is bumped on use (at most once a minute); using a key is not a change.
     {"model": "meters.apikey", "exclude_fields": ["key_hash", "last_used_at"]},
-    "pricing.plan",
+    # A new price version moves current_version; the version itself is the record.
+    {"model": "pricing.plan", "exclude_fields": ["current_version"]},
+    "pricing.planversion",
     "pricing.rate",
     "pricing.pricecell",
     "customers.customer",

@@ -4,7 +4,8 @@ can never disagree.
 
 How an event becomes an invoice line:
 1. `customer_periods` finds the billing period from the customer's assignment.
-2. For the plan's rates, one grouped query per aggregation
+2. For the rates of the plan version that bills the period (pricing.versions:
+   the newest one that takes it), one grouped query per aggregation
    (meters.selectors.customer_usage) aggregates the customer's events in the
    period per meter and dimension key; `build_invoices` does it for many
    customers at once (customers_usage, the customer in the GROUP BY), and
@@ -17,7 +18,7 @@ How an event becomes an invoice line:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
@@ -35,7 +36,7 @@ from meters.selectors import (
     customers_meter_ids,
     customers_usage,
 )
-from pricing.models import Rate
+from pricing.models import PlanVersion, Rate
 from pricing.money import exact_sum
 from pricing.periods import BillingAnchor, BillingPeriod, Period, Schedule
 from pricing.rating import (
@@ -47,7 +48,8 @@ from pricing.rating import (
     project_usage,
     rate_usage,
 )
-from pricing.selectors import plan_rates, rate_spec
+from pricing.selectors import rate_spec, version_rates
+from pricing.versions import version_for_period
 
 MICROSECOND = timedelta(microseconds=1)
 MAX_PERIODS = 36  # how far back the period picker reaches
@@ -178,6 +180,7 @@ class Invoice(SectionedLines):
     sections: list[InvoiceSection]
     unpriced: list[UnpricedUsage]
     total: Decimal
+    plan_version: int = 1  # the number of the version whose prices it carries
 
     @property
     def plan_name(self) -> str:
@@ -315,21 +318,28 @@ def build_invoices(
     items: Sequence[tuple[Customer, PeriodRef]], *, received_until: datetime | None = None
 ) -> list[Invoice]:
     """`build_invoice` for each (customer, period) of `items`, in their order,
-    at a cost that does not grow with their number: the rates of each plan are
-    read once, and the items sharing a period and a plan have their usage
-    aggregated together (meters.selectors.customers_usage, the customer in the
-    GROUP BY), with one query for the meters outside the plan. Each invoice
-    is then priced by `_priced`, alone or in a batch alike."""
-    rates_by_plan: dict[int, list[Rate]] = {}
+    at a cost that does not grow with their number: the versions of each plan
+    and the rates of each version are read once, and the items sharing a
+    period and a version have their usage aggregated together
+    (meters.selectors.customers_usage, the customer in the GROUP BY), with one
+    query for the meters outside the plan. Each invoice is then priced by
+    `_priced`, alone or in a batch alike."""
+    versions_by_plan: dict[int, list[PlanVersion]] = {}
+    rates_by_version: dict[int, list[Rate]] = {}
+    chosen: dict[int, PlanVersion] = {}
     groups: dict[tuple[datetime, datetime, int], list[int]] = {}
     for n, (_, ref) in enumerate(items):
-        plan = ref.assignment.plan
-        if plan.pk not in rates_by_plan:
-            rates_by_plan[plan.pk] = list(plan_rates(plan))
-        groups.setdefault((ref.period.start, ref.usage_end, plan.pk), []).append(n)
+        plan_id = ref.assignment.plan_id
+        if plan_id not in versions_by_plan:
+            versions_by_plan[plan_id] = list(PlanVersion.objects.filter(plan_id=plan_id))
+        version = period_version(versions_by_plan[plan_id], ref)
+        if version.pk not in rates_by_version:
+            rates_by_version[version.pk] = list(version_rates(version.pk))
+            chosen[version.pk] = version
+        groups.setdefault((ref.period.start, ref.usage_end, version.pk), []).append(n)
     built: dict[int, Invoice] = {}
-    for (_, _, plan_id), members in groups.items():
-        rates = rates_by_plan[plan_id]
+    for (_, _, version_id), members in groups.items():
+        rates = rates_by_version[version_id]
         first = items[members[0]][1]
         window = _window(first, received_until)
         customer_ids = list(dict.fromkeys(items[n][0].customer_id for n in members))
@@ -352,8 +362,16 @@ def build_invoices(
                 other_usage.get(customer.customer_id, {}),
                 reason,
             )
-            built[n] = _priced(customer, ref, rates, usage[customer.customer_id], unpriced)
+            invoice = _priced(customer, ref, rates, usage[customer.customer_id], unpriced)
+            built[n] = replace(invoice, plan_version=chosen[version_id].number)
     return [built[n] for n in range(len(items))]
+
+
+def period_version(versions: Sequence[PlanVersion], ref: PeriodRef) -> PlanVersion:
+    """Of a plan's versions, the one that bills the period (pricing.versions)."""
+    by_number = {version.number: version for version in versions}
+    rule = version_for_period([v.rule for v in versions], ref.period.start, ref.period.end)
+    return by_number[rule.number]
 
 
 def _priced(

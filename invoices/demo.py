@@ -29,6 +29,7 @@ from meters.services import events_ingest, meter_create
 from meters.validation import EPOCH
 from pricing.models import Plan, Rate
 from pricing.services import plan_create, rate_create
+from pricing.versions import VersionStart
 
 PLAN_NAME = "Chatbot Usage Plan"
 CUSTOMER_NAME = "Test Customer"
@@ -87,11 +88,12 @@ def guide_seed(*, now: datetime) -> GuideSeedResult:
     api_calls = _meter(API_CALLS, result)
     llm_tokens = _meter(LLM_TOKENS, result)
     plan = _plan(result)
-    _rate(plan, api_calls, result, unit_price=API_CALL_PRICE)
+    _rate(plan, api_calls, result, now, unit_price=API_CALL_PRICE)
     _rate(
         plan,
         llm_tokens,
         result,
+        now,
         dimensions=TOKEN_DIMENSIONS,
         matrix=[(list(values), price) for values, price in TOKEN_PRICES],
     )
@@ -162,12 +164,13 @@ def _rate(
     plan: Plan,
     meter: Meter,
     result: GuideSeedResult,
+    now: datetime,
     *,
     unit_price: Decimal | None = None,
     dimensions: tuple[str, ...] = (),
     matrix: list[tuple[list[str], Decimal]] | None = None,
 ) -> None:
-    exists = Rate.objects.filter(plan=plan, meter=meter).exists()
+    exists = Rate.objects.filter(version=plan.current_version_id, meter=meter).exists()
     result.note(f"rate for {meter.label} on {plan.name}", created=not exists)
     if not exists:
         rate_create(
@@ -176,6 +179,10 @@ def _rate(
             unit_price=unit_price,
             dimensions=dimensions,
             matrix=matrix or [],
+            # A plan already billing someone gets the guide's prices for
+            # the period the demo shows.
+            starts=VersionStart.CURRENT_PERIOD,
+            now=now,
         )
 
 

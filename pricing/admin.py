@@ -5,8 +5,11 @@ pages (the plan form, the rate editor) and the native API. The admin would be
 a third door without them (a negative or 20-place unit price, a per-unit price
 on a tiered cell, a renamed plan clashing with another in another case), so it
 only shows plans, rates and prices, each with a link to where they are edited.
-Deleting a rate goes through pricing.services.rate_delete, as on the plan page;
-a single price cannot be deleted (a matrix row is part of its rate).
+Deleting a rate goes through pricing.services.rate_delete, as on the plan page,
+and only while its plan bills no one: a plan in use changes its prices by a
+new version, effective when the operator chooses, which only the plan page
+asks. A single price cannot be deleted (a matrix row is part of its rate), nor
+a rate of a version that is history.
 """
 
 from __future__ import annotations
@@ -22,10 +25,10 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from meters.naming import describe_dimensions
-from pricing.models import Plan, PriceCell, Rate
+from pricing.models import Plan, PlanVersion, PriceCell, Rate
 from pricing.money import format_quantity, format_unit_price
 from pricing.selectors import cell_price
-from pricing.services import rate_delete
+from pricing.services import plan_in_use, rate_delete
 
 EDIT_HINT = "Plans and prices are edited in the app, where the pricing rules are checked: "
 
@@ -36,7 +39,7 @@ def _edit_link(plan: Plan) -> SafeString:
     )
 
 
-class ReadOnlyAdmin[M: (Plan, Rate, PriceCell)](admin.ModelAdmin[M]):
+class ReadOnlyAdmin[M: (Plan, PlanVersion, Rate, PriceCell)](admin.ModelAdmin[M]):
     """Shows, never adds or changes: has_change_permission is False, so the
     change page renders every field as text and refuses a POST (403)."""
 
@@ -47,8 +50,24 @@ class ReadOnlyAdmin[M: (Plan, Rate, PriceCell)](admin.ModelAdmin[M]):
         return False
 
 
-class RateInline(admin.TabularInline[Rate, Plan]):
+class VersionInline(admin.TabularInline[PlanVersion, Plan]):
+    model = PlanVersion
+    fields = ["number", "starts", "effective_at", "change"]
+    readonly_fields = ["number", "starts", "effective_at", "change"]
+    extra = 0
+    show_change_link = True
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+class RateInline(admin.TabularInline[Rate, PlanVersion]):
     model = Rate
+    fk_name = "version"
     fields = ["meter", "rate_model", "dimensions", "cell_count"]
     readonly_fields = ["meter", "rate_model", "dimensions", "cell_count"]
     extra = 0
@@ -94,11 +113,11 @@ class PlanAdmin(ReadOnlyAdmin[Plan]):
     ]
     readonly_fields = ["edit_in_app"]
     date_hierarchy = "created_at"
-    inlines = [RateInline]
+    inlines = [VersionInline]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Plan]:
         queryset: QuerySet[Plan] = super().get_queryset(request)
-        return queryset.annotate(rate_count=Count("rates"))
+        return queryset.annotate(rate_count=Count("current_version__rates"))
 
     @admin.display(description="Rates", ordering="rate_count")
     def rate_count(self, plan: Plan) -> int:
@@ -168,12 +187,21 @@ class PriceCellInline(admin.TabularInline[PriceCell, Rate]):
 
 @admin.register(Rate)
 class RateAdmin(ReadOnlyAdmin[Rate]):
-    list_display = ["meter", "plan", "rate_model", "priced_by", "cell_count", "created_at"]
+    list_display = [
+        "meter",
+        "plan",
+        "version",
+        "rate_model",
+        "priced_by",
+        "cell_count",
+        "created_at",
+    ]
     list_filter = ["plan", "meter", "rate_model"]
     search_fields = ["meter__label", "meter__api_name", "plan__name"]
-    list_select_related = ["meter", "plan"]
+    list_select_related = ["meter", "plan", "version"]
     fields = [
         "plan",
+        "version",
         "meter",
         "rate_model",
         "dimensions",
@@ -198,12 +226,22 @@ class RateAdmin(ReadOnlyAdmin[Rate]):
         perms_needed.discard(str(PriceCell._meta.verbose_name))
         return deleted, counts, perms_needed, protected
 
+    def has_delete_permission(self, request: HttpRequest, obj: Rate | None = None) -> bool:
+        if obj is not None and (
+            obj.version_id != obj.plan.current_version_id or plan_in_use(obj.plan)
+        ):
+            return False
+        return super().has_delete_permission(request, obj)
+
     def delete_model(self, request: HttpRequest, obj: Rate) -> None:
         rate_delete(rate=obj)
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Rate]) -> None:
-        for rate in queryset:
-            rate_delete(rate=rate)
+        # The bulk action asks no one when the change takes effect: it only
+        # deletes what has_delete_permission would allow one by one.
+        for rate in queryset.select_related("plan", "meter"):
+            if self.has_delete_permission(request, rate):
+                rate_delete(rate=rate)
 
     @admin.display(description="Priced by")
     def priced_by(self, rate: Rate) -> str:
@@ -225,6 +263,24 @@ class RateAdmin(ReadOnlyAdmin[Rate]):
     @admin.display(description="Edit")
     def edit_in_app(self, rate: Rate) -> SafeString:
         return _edit_link(rate.plan)
+
+
+@admin.register(PlanVersion)
+class PlanVersionAdmin(ReadOnlyAdmin[PlanVersion]):
+    list_display = ["plan", "number", "starts", "effective_at", "change"]
+    list_filter = ["plan", "starts"]
+    search_fields = ["plan__name", "change"]
+    list_select_related = ["plan"]
+    fields = ["plan", "number", "starts", "effective_at", "change", "created_at", "edit_in_app"]
+    readonly_fields = ["edit_in_app"]
+    inlines = [RateInline]
+
+    def has_delete_permission(self, request: HttpRequest, obj: PlanVersion | None = None) -> bool:
+        return False  # a version is history: invoices were priced by it
+
+    @admin.display(description="Edit")
+    def edit_in_app(self, version: PlanVersion) -> SafeString:
+        return _edit_link(version.plan)
 
 
 @admin.register(PriceCell)

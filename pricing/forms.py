@@ -269,7 +269,9 @@ class RateForm(forms.Form):
     ) -> None:
         self.plan = plan
         self.source = data if data is not None else draft
-        self.available_meters = list(Meter.objects.exclude(rates__plan=plan).order_by("label"))
+        self.available_meters = list(
+            Meter.objects.exclude(rates__version=plan.current_version_id).order_by("label")
+        )
         self.chosen_meter = self._chosen_meter(self.source)
         self.chosen_dimensions = self._chosen_dimensions(self.source, data is None)
         super().__init__(data, initial=self._initial(draft))

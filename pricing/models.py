@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from meters.fields import ExactDecimalField
 from meters.models import Meter
-from pricing import periods, price_models
+from pricing import periods, price_models, versions
 from pricing.money import CURRENCIES, format_quantity
 from pricing.schema import (
     DEFAULT_BILLING_ANCHOR,
@@ -61,6 +61,12 @@ class Plan(models.Model):
         default=DEFAULT_LATE_USAGE_POLICY,
         help_text="What happens to usage that arrives after its period's invoice was issued.",
     )
+    # The version whose prices the plan's pages edit and a new period starts
+    # on (pricing.versions); set when the plan is created and moved by every
+    # new version, in the same transaction.
+    current_version = models.ForeignKey(
+        "PlanVersion", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -71,6 +77,44 @@ class Plan(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("pricing:detail", args=[self.pk])
+
+
+class PlanVersion(models.Model):
+    """One complete price list of a plan (its rates and their cells), and from
+    when it bills (pricing.versions). A version that is not the plan's current
+    one never changes; neither does the current one once the plan has
+    assignments (a change makes the next version)."""
+
+    Starts: TypeAlias = versions.VersionStart  # noqa: UP040
+
+    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    starts = models.CharField(
+        max_length=20,
+        choices=[(s.value, s.label) for s in Starts],
+        default=Starts.ALWAYS,
+    )
+    effective_at = models.DateTimeField(help_text="When the change was made.")
+    change = models.CharField(
+        max_length=300, blank=True, default="", help_text="What this version changed."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["plan", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["plan", "number"], name="pricing_version_numbered"),
+            models.CheckConstraint(
+                condition=models.Q(number__gte=1), name="pricing_version_number_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.plan.name} v{self.number}"
+
+    @property
+    def rule(self) -> versions.VersionRule:
+        return versions.VersionRule(self.number, self.Starts(self.starts), self.effective_at)
 
 
 class Rate(models.Model):
@@ -87,7 +131,10 @@ class Rate(models.Model):
         PACKAGE = "package", "Package"
         DIMENSIONS = "dimensions", "Dimensions (pricing matrix)"
 
-    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="rates")
+    # Always the version's plan, kept for lookups; it has no reverse accessor,
+    # as a plan's rates are those of one of its versions (usually the current).
+    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="+")
+    version = models.ForeignKey(PlanVersion, on_delete=models.CASCADE, related_name="rates")
     meter = models.ForeignKey(Meter, on_delete=models.PROTECT, related_name="rates")
     rate_model = models.CharField(
         max_length=20, choices=RateModel.choices, default=RateModel.PER_UNIT
@@ -117,7 +164,9 @@ class Rate(models.Model):
     class Meta:
         ordering = ["plan", "meter__label"]
         constraints = [
-            models.UniqueConstraint(fields=["plan", "meter"], name="pricing_rate_one_per_meter"),
+            models.UniqueConstraint(
+                fields=["version", "meter"], name="pricing_rate_one_per_meter_per_version"
+            ),
             models.CheckConstraint(
                 condition=models.Q(minimum_charge__gte=0) | models.Q(minimum_charge__isnull=True),
                 name="pricing_rate_minimum_not_negative",

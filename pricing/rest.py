@@ -245,7 +245,7 @@ def rate_add(
 def rate_remove(request: HttpRequest, meter: str, pk: ObjectId) -> Status[None]:
     """Remove the rate of the meter (by API name) from the plan."""
     plan = get_plan(pk)
-    rate = Rate.objects.filter(plan=plan, meter__api_name=meter).first()
+    rate = Rate.objects.filter(version=plan.current_version_id, meter__api_name=meter).first()
     if rate is None:
         raise Http404(f"{plan.name} has no rate for the meter {meter!r}.")
     rate_delete(rate=rate)

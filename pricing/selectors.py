@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Count, Prefetch, QuerySet
 
-from pricing.models import Plan, PriceCell, Rate
+from pricing.models import Plan, PlanVersion, PriceCell, Rate
 from pricing.periods import BillingAnchor, LateUsagePolicy
 from pricing.price_models import CellPrice, PackageRounding, PriceModel, Tier
 from pricing.rating import RateSpec
@@ -65,10 +65,22 @@ def rate_draft(rate: Rate) -> RateDraft:
     )
 
 
+def version_rates(version_id: int | None) -> QuerySet[Rate]:
+    """A version's rates with their meters and cells, in meter order."""
+    rates = Rate.objects.filter(version_id=version_id).select_related("meter")
+    return rates.prefetch_related(CELLS_IN_ENTRY_ORDER).order_by("meter__label")
+
+
 def plan_rates(plan: Plan) -> QuerySet[Rate]:
-    """The plan's rates with their meters and cells, in meter order."""
-    rates = plan.rates.select_related("meter").prefetch_related(CELLS_IN_ENTRY_ORDER)
-    return rates.order_by("meter__label")
+    """The plan's current rates (those of its current version: what the plan
+    pages edit, exports write, and a new period starts on)."""
+    return version_rates(plan.current_version_id)
+
+
+def plan_versions(plan: Plan) -> list[PlanVersion]:
+    """The plan's versions, newest first, each with `rate_count`."""
+    versions = plan.versions.annotate(rate_count=Count("rates"))
+    return list(versions.order_by("-number"))
 
 
 def plan_terms(plan: Plan) -> InvoiceTerms:

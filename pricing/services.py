@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Func, IntegerField, Sum
+from django.utils import timezone
 
 from billing_site.audit import audit_created
 from meters.models import Meter
 from meters.naming import dimension_key
-from pricing.models import Plan, PriceCell, Rate
+from pricing.models import Plan, PlanVersion, PriceCell, Rate
 from pricing.periods import BillingAnchor
 from pricing.price_models import CellPrice
 from pricing.schema import (
@@ -31,6 +33,7 @@ from pricing.schema import (
     read_terms,
     unstorable_text_problem,
 )
+from pricing.versions import CHANGE_STARTS, DEFAULT_CHANGE_START, VersionStart
 
 
 def plan_name_taken(name: str) -> str:
@@ -117,6 +120,11 @@ def plan_create(
         if not plan_name_is_taken(name):
             raise
         raise ValidationError({"name": plan_name_taken(name)}) from exc
+    first = PlanVersion.objects.create(
+        plan=plan, number=1, starts=VersionStart.ALWAYS, effective_at=plan.created_at
+    )
+    plan.current_version = first
+    plan.save(update_fields=["current_version"])
     return plan
 
 
@@ -221,31 +229,121 @@ class _JSONArrayLength(Func):
         return self.as_sql(compiler, connection, function="JSON_ARRAY_LENGTH", **extra)
 
 
-def _plan_size(plan: Plan) -> Size:
-    """What the plan holds, counted by the database (one query per count)."""
-    cells = PriceCell.objects.filter(rate__plan=plan)
+def _version_size(version: PlanVersion) -> Size:
+    """What the version holds, counted by the database (one query per count)."""
+    cells = PriceCell.objects.filter(rate__version=version)
     counted = cells.aggregate(prices=Count("pk"), tiers=Sum(_JSONArrayLength("tiers")))
-    return Size(plan.rates.count(), counted["prices"], counted["tiers"] or 0)
+    return Size(version.rates.count(), counted["prices"], counted["tiers"] or 0)
 
 
 def already_priced(meter: Meter, plan: Plan) -> ValidationError:
     return ValidationError({"meter": f"{meter.label} is already priced on {plan.name}."})
 
 
-@transaction.atomic
-def rate_save(*, plan: Plan, meter: Meter, draft: RateDraft) -> Rate:
-    """Store a checked rate (pricing.schema.read_rate) on the plan. Raises
-    Problems when the plan has no room for it (pricing.schema's plan limits)."""
-    if Rate.objects.filter(plan=plan, meter=meter).exists():
-        raise already_priced(meter, plan)
-    # Locking the plan row makes two rates added at once count each other.
-    Plan.objects.select_for_update().filter(pk=plan.pk).first()
-    if problems := rate_room_problems(_plan_size(plan), draft):
+def not_priced(meter: Meter, plan: Plan) -> ValidationError:
+    return ValidationError({"meter": f"{meter.label} is not priced on {plan.name}."})
+
+
+def plan_in_use(plan: Plan) -> bool:
+    """Whether a change to the plan's prices makes a new version: it has
+    assignments (ended ones too), whose periods are billed by its versions."""
+    return plan.assignments.exists()
+
+
+def _checked_start(starts: str | None) -> VersionStart:
+    """When a change to a plan in use takes effect: one of CHANGE_STARTS, by
+    default DEFAULT_CHANGE_START (ValidationError on `starts` otherwise)."""
+    if starts in (None, ""):
+        return DEFAULT_CHANGE_START
+    if starts not in CHANGE_STARTS:
+        choices = ", ".join(f"“{s.value}”" for s in CHANGE_STARTS)
+        raise ValidationError({"starts": f"Choose when the change takes effect: {choices}."})
+    return VersionStart(starts)
+
+
+def _version_for_change(
+    plan: Plan,
+    change: str,
+    starts: str | None,
+    *,
+    leave_out: Meter | None = None,
+    now: datetime | None = None,
+) -> tuple[PlanVersion, bool]:
+    """The version a change to the plan's prices is written into, and whether
+    it is new, with the
+    plan row locked (two changes at once are made one after the other): the
+    current version itself while the plan has no assignments, else a new
+    one, numbered next, copying the current one's rates (all but `leave_out`'s)
+    and effective from `now` (the clock's by default) as `starts` says
+    (pricing.versions)."""
+    start = _checked_start(starts)
+    locked = Plan.objects.select_for_update().get(pk=plan.pk)
+    current = PlanVersion.objects.select_related("plan").get(
+        plan=locked, pk=locked.current_version_id or 0
+    )
+    plan.current_version = current
+    if not plan_in_use(plan):
+        return current, False
+    version = PlanVersion.objects.create(
+        plan=plan,
+        number=current.number + 1,
+        starts=start,
+        effective_at=now or timezone.now(),
+        change=change[: PlanVersion._meta.get_field("change").max_length],
+    )
+    _copy_rates(current, version, leave_out)
+    plan.current_version = version
+    plan.save(update_fields=["current_version"])
+    return version, True
+
+
+def _copy_rates(source: PlanVersion, target: PlanVersion, leave_out: Meter | None) -> None:
+    """The rates and cells of `source` (but `leave_out`'s) into `target`. The
+    copies are logged with the version, not one entry each: no price changed."""
+    rates = list(source.rates.prefetch_related("cells").order_by("pk"))
+    if leave_out is not None:
+        rates = [rate for rate in rates if rate.meter_id != leave_out.pk]
+    copies = Rate.objects.bulk_create(
+        Rate(
+            plan_id=target.plan_id,
+            version=target,
+            meter_id=rate.meter_id,
+            rate_model=rate.rate_model,
+            dimensions=rate.dimensions,
+            minimum_charge=rate.minimum_charge,
+            base_fee=rate.base_fee,
+        )
+        for rate in rates
+    )
+    PriceCell.objects.bulk_create(
+        PriceCell(
+            rate=copy,
+            is_default=cell.is_default,
+            price_model=cell.price_model,
+            tiers=cell.tiers,
+            package_size=cell.package_size,
+            package_price=cell.package_price,
+            package_rounding=cell.package_rounding,
+            free_units=cell.free_units,
+            dimension_values=cell.dimension_values,
+            dimension_key=cell.dimension_key,
+            unit_price=cell.unit_price,
+        )
+        for rate, copy in zip(rates, copies, strict=True)
+        for cell in sorted(rate.cells.all(), key=lambda c: c.pk)
+    )
+
+
+def _store_rate(version: PlanVersion, meter: Meter, draft: RateDraft) -> Rate:
+    """A checked rate written into `version`, where the meter has none."""
+    plan = version.plan
+    if problems := rate_room_problems(_version_size(version), draft):
         raise Problems(problems)
     try:
         with transaction.atomic():
             rate = Rate.objects.create(
                 plan=plan,
+                version=version,
                 meter=meter,
                 rate_model=draft.model,
                 dimensions=list(draft.dimensions),
@@ -254,7 +352,7 @@ def rate_save(*, plan: Plan, meter: Meter, draft: RateDraft) -> Rate:
             )
     except IntegrityError as exc:
         # The same meter priced by a concurrent request since the check above.
-        if not Rate.objects.filter(plan=plan, meter=meter).exists():
+        if not Rate.objects.filter(version=version, meter=meter).exists():
             raise
         raise already_priced(meter, plan) from exc
     cells = [
@@ -274,6 +372,50 @@ def rate_save(*, plan: Plan, meter: Meter, draft: RateDraft) -> Rate:
     return rate
 
 
+@transaction.atomic
+def rate_save(
+    *,
+    plan: Plan,
+    meter: Meter,
+    draft: RateDraft,
+    starts: str | None = None,
+    now: datetime | None = None,
+) -> Rate:
+    """Add a checked rate (pricing.schema.read_rate) to the plan's prices: in
+    place while the plan has no assignments, else in a new version effective
+    as `starts` says (pricing.versions; by default the next period). Raises
+    Problems when the plan has no room for it (pricing.schema's plan limits)."""
+    if Rate.objects.filter(version_id=plan.current_version_id, meter=meter).exists():
+        raise already_priced(meter, plan)
+    version, _ = _version_for_change(plan, f"{meter.label}: rate added", starts, now=now)
+    if Rate.objects.filter(version=version, meter=meter).exists():
+        raise already_priced(meter, plan)  # added by a change made meanwhile
+    return _store_rate(version, meter, draft)
+
+
+@transaction.atomic
+def rate_replace(
+    *,
+    plan: Plan,
+    meter: Meter,
+    draft: RateDraft,
+    starts: str | None = None,
+    now: datetime | None = None,
+) -> Rate:
+    """Change how the plan prices `meter` to a checked rate: in place while
+    the plan has no assignments, else in a new version (as rate_save).
+    ValidationError on `meter` when the plan does not price it."""
+    if not Rate.objects.filter(version_id=plan.current_version_id, meter=meter).exists():
+        raise not_priced(meter, plan)
+    change = f"{meter.label}: rate changed"
+    version, is_new = _version_for_change(plan, change, starts, leave_out=meter, now=now)
+    if not is_new:  # in place: the plan bills no one yet
+        deleted, _ = Rate.objects.filter(version=version, meter=meter).delete()
+        if not deleted:
+            raise not_priced(meter, plan)  # removed by a change made meanwhile
+    return _store_rate(version, meter, draft)
+
+
 def rate_create(
     *,
     plan: Plan,
@@ -281,6 +423,8 @@ def rate_create(
     unit_price: Decimal | None = None,
     dimensions: Sequence[str] = (),
     matrix: Sequence[tuple[Sequence[str], Decimal]] = (),
+    starts: str | None = None,
+    now: datetime | None = None,
 ) -> Rate:
     """Shorthand for the guide's two rates: a per-unit price, or a matrix of
     (values in dimension order, price per unit)."""
@@ -294,7 +438,7 @@ def rate_create(
         raise ValidationError("A per-unit rate needs a price.")
     else:
         draft = RateDraft(meter.api_name, "per_unit", (), (((), CellPrice(unit_price)),))
-    return rate_save(plan=plan, meter=meter, draft=draft)
+    return rate_save(plan=plan, meter=meter, draft=draft, starts=starts, now=now)
 
 
 @transaction.atomic
@@ -317,5 +461,18 @@ def plan_import(*, draft: PlanDraft) -> Plan:
 
 
 @transaction.atomic
-def rate_delete(*, rate: Rate) -> None:
-    rate.delete()
+def rate_delete(
+    *, rate: Rate, starts: str | None = None, now: datetime | None = None
+) -> PlanVersion:
+    """Stop pricing the rate's meter on its plan: in place while the plan has
+    no assignments, else in a new version without it (as rate_save). Only a
+    rate of the plan's current version can be deleted (ValidationError)."""
+    plan = rate.plan
+    if rate.version_id != plan.current_version_id:
+        raise ValidationError("Only the plan's current prices can change; this rate is history.")
+    meter = rate.meter
+    change = f"{meter.label}: rate removed"
+    version, is_new = _version_for_change(plan, change, starts, leave_out=meter, now=now)
+    if not is_new:
+        rate.delete()
+    return version

@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Prefetch
+from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.template.loader import render_to_string
@@ -16,13 +16,13 @@ from django_tables2 import RequestConfig
 from billing_site.htmx import page_or_partial, redirect_after_write
 from meters.models import Meter
 from pricing.forms import PlanEditForm, PlanForm, RateForm, rate_added_message
-from pricing.models import Plan, PriceCell, Rate
+from pricing.models import Plan, Rate
 from pricing.periods import BillingAnchor, LateUsagePolicy
 from pricing.preview import rate_definition
 from pricing.preview_form import preview_panel
 from pricing.rate_forms import MatrixRow, friendly
 from pricing.schema import Problems
-from pricing.selectors import rate_draft
+from pricing.selectors import plan_rates, rate_draft
 from pricing.services import ANCHOR_PHRASE, plan_create, plan_update, rate_delete, rate_save
 from pricing.tables import PlanTable
 
@@ -58,7 +58,7 @@ def billing_anchor_summary(plan: Plan) -> str:
 @permission_required("pricing.view_plan", raise_exception=True)
 @vary_on_headers("HX-Request")
 def plan_list(request: HttpRequest) -> HttpResponse:
-    table = PlanTable(Plan.objects.annotate(rate_count=Count("rates")))
+    table = PlanTable(Plan.objects.annotate(rate_count=Count("current_version__rates")))
     RequestConfig(request, paginate={"per_page": 50}).configure(table)
     template = page_or_partial(request, "pricing/list.html", "plan-table")
     return render(request, template, {"table": table})
@@ -87,15 +87,13 @@ def plan_create_view(request: HttpRequest) -> HttpResponse:
 def plan_detail(request: HttpRequest, pk: int) -> HttpResponse:
     plan = _get_plan(pk)
     # Matrix rows are shown in the order they were entered.
-    rates = plan.rates.select_related("meter").prefetch_related(
-        Prefetch("cells", queryset=PriceCell.objects.order_by("pk"))
-    )
+    rates = plan_rates(plan)
     context = {
         "plan": plan,
         "invoice_terms": invoice_terms_summary(plan),
         "billing_anchor": billing_anchor_summary(plan),
         "rates": [(rate, rate_definition(rate_draft(rate))) for rate in rates],
-        "can_add_rate": Meter.objects.exclude(rates__plan=plan).exists(),
+        "can_add_rate": Meter.objects.exclude(rates__version=plan.current_version_id).exists(),
     }
     template = page_or_partial(request, "pricing/detail.html", "rates")
     return render(request, template, context)
@@ -181,7 +179,9 @@ def matrix_row(request: HttpRequest, pk: int) -> HttpResponse:
 @permission_required("pricing.delete_rate", raise_exception=True)
 def rate_delete_view(request: HttpRequest, pk: int, rate_pk: int) -> HttpResponse:
     plan = _get_plan(pk)
-    rate = get_object_or_404(Rate.objects.select_related("meter"), pk=rate_pk, plan=plan)
+    rate = get_object_or_404(
+        Rate.objects.select_related("meter"), pk=rate_pk, version=plan.current_version_id
+    )
     rate_delete(rate=rate)
     messages.success(request, f"Rate for {rate.meter.label} deleted from {plan.name}.")
     return redirect_after_write(request, reverse("pricing:detail", args=[plan.pk]))

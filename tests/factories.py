@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from django.contrib.auth.models import User
 from factory.declarations import LazyAttribute, LazyFunction, Sequence
@@ -56,6 +57,11 @@ class PlanFactory(DjangoModelFactory[Plan]):
     name = Sequence(lambda n: f"Plan {n}")
     billing_period = Plan.BillingPeriod.MONTHLY
     currency = "USD"
+
+    @classmethod
+    def _create(cls, model_class: type[Plan], *args: Any, **kwargs: Any) -> Plan:
+        # Through the service, so the plan has its first price version.
+        return plan_create(**kwargs)
 
 
 class CustomerFactory(DjangoModelFactory[Customer]):

@@ -206,7 +206,7 @@ def test_a_30_digit_price_is_stored_and_read_back_exactly(admin_client: Client) 
 def test_a_negative_price_is_still_refused_by_the_database() -> None:
     plan = plan_create(name="Exact plan", billing_period="monthly", currency="USD")
     meter = meter_create(label="Calls", api_name="calls", meter_type="count", dimensions=[])
-    rate = Rate.objects.create(plan=plan, meter=meter)
+    rate = Rate.objects.create(plan=plan, version=plan.current_version, meter=meter)
 
     with pytest.raises(IntegrityError), transaction.atomic():
         PriceCell.objects.create(rate=rate, unit_price=D("-0.000000000000001"))

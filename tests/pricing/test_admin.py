@@ -12,6 +12,7 @@ from django.test import Client
 from django.urls import reverse
 
 from pricing.models import Plan, PriceCell, Rate
+from pricing.selectors import plan_rates
 from tests.factories import Guide, guide_setup
 
 pytestmark = pytest.mark.django_db
@@ -112,6 +113,7 @@ def test_a_single_price_cannot_be_deleted_in_the_admin(admin_client: Client, gui
 def test_deleting_a_rate_in_the_admin_removes_it_with_its_prices(
     admin_client: Client, guide: Guide
 ) -> None:
+    guide.assignment.delete()  # a plan that bills no one changes in place
     rate = guide.token_rate
     url = reverse("admin:pricing_rate_delete", args=[rate.pk])
 
@@ -120,7 +122,20 @@ def test_deleting_a_rate_in_the_admin_removes_it_with_its_prices(
     assert response.status_code == 302
     assert not Rate.objects.filter(pk=rate.pk).exists()
     assert not PriceCell.objects.filter(rate_id=rate.pk).exists()
-    assert list(guide.plan.rates.values_list("meter__api_name", flat=True)) == ["api-calls"]
+    assert list(plan_rates(guide.plan).values_list("meter__api_name", flat=True)) == ["api-calls"]
+
+
+def test_a_plan_in_use_changes_its_prices_in_the_app_not_the_admin(
+    admin_client: Client, guide: Guide
+) -> None:
+    """Deleting a rate of a plan that bills customers makes a new price
+    version, effective when the operator chooses: the admin cannot ask."""
+    rate = guide.token_rate
+    url = reverse("admin:pricing_rate_delete", args=[rate.pk])
+
+    assert admin_client.post(url, {"post": "yes"}).status_code == 403
+    assert Rate.objects.filter(pk=rate.pk).exists()
+    assert guide.plan.versions.count() == 1
 
 
 def test_the_admin_lists_still_show_plans_rates_and_prices(
@@ -137,7 +152,7 @@ def test_a_plan_cannot_be_deleted_in_the_admin(admin_client: Client, guide: Guid
     url = reverse("admin:pricing_plan_delete", args=[guide.plan.pk])
 
     assert admin_client.post(url, {"post": "yes"}).status_code == 403
-    assert guide.plan.rates.count() == 2
+    assert plan_rates(guide.plan).count() == 2
 
 
 def test_prices_read_as_a_person_writes_them_not_as_stored(

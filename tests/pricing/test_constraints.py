@@ -22,8 +22,10 @@ def token_rate() -> Rate:
     meter = MeterFactory.create(
         label="LLM tokens", api_name="llm-tokens", dimensions=["model", "type"]
     )
+    plan = PlanFactory.create(name="Chatbot Usage Plan")
     return Rate.objects.create(
-        plan=PlanFactory.create(name="Chatbot Usage Plan"),
+        plan=plan,
+        version=plan.current_version,
         meter=meter,
         rate_model=Rate.RateModel.DIMENSIONS,
         dimensions=["model", "type"],
@@ -74,12 +76,15 @@ def test_a_free_combination_is_allowed(token_rate: Rate) -> None:
 
 def test_a_meter_cannot_have_two_rates_on_one_plan(token_rate: Rate) -> None:
     with pytest.raises(IntegrityError), transaction.atomic():
-        Rate.objects.create(plan=token_rate.plan, meter=token_rate.meter)
+        Rate.objects.create(
+            plan=token_rate.plan, version=token_rate.version, meter=token_rate.meter
+        )
 
-    assert token_rate.plan.rates.count() == 1
+    assert token_rate.version.rates.count() == 1
 
 
 def test_the_same_meter_may_be_priced_on_two_plans(token_rate: Rate) -> None:
-    Rate.objects.create(plan=PlanFactory.create(name="Enterprise"), meter=token_rate.meter)
+    other = PlanFactory.create(name="Enterprise")
+    Rate.objects.create(plan=other, version=other.current_version, meter=token_rate.meter)
 
     assert token_rate.meter.rates.count() == 2

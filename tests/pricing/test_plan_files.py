@@ -21,7 +21,7 @@ from pricing.models import Plan, PriceCell, Rate
 from pricing.plan_files import plan_json, readable_path
 from pricing.price_models import CellPrice, PriceModel, Tier
 from pricing.schema import RateDraft, plan_to_dict
-from pricing.selectors import plan_draft
+from pricing.selectors import plan_draft, plan_rates
 from pricing.services import rate_save
 from tests.factories import Guide, guide_setup
 from tests.fixtures import (
@@ -190,7 +190,7 @@ def test_pasting_a_document_over_htmx_answers_with_a_client_redirect(
     plan = Plan.objects.get(name="Pasted plan")
     assert response.status_code == 200
     assert response["HX-Redirect"] == plan.get_absolute_url()
-    assert plan.rates.count() == 3
+    assert plan_rates(plan).count() == 3
 
 
 @pytest.mark.django_db

@@ -41,6 +41,7 @@ from pricing.schema import (
     read_plan,
     read_rate,
 )
+from pricing.selectors import plan_rates
 from pricing.services import plan_create, rate_save
 from tests.api.conftest import Api, errors
 from tests.fixtures import element, login, page, table_rows
@@ -321,7 +322,7 @@ def test_the_api_refuses_a_rate_the_plan_has_no_room_for(
             "at most 5,000 are allowed in one plan",
         )
     ]
-    assert plan.rates.count() == 1
+    assert plan_rates(plan).count() == 1
 
 
 def test_import_plan_refuses_an_oversized_document_and_stores_nothing(

@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from pricing.models import Plan
 from pricing.plan_files import plan_json
+from pricing.selectors import plan_rates
 
 
 class Command(BaseCommand):
@@ -45,7 +46,7 @@ class Command(BaseCommand):
             output.write_text(document, encoding="utf-8")
         except OSError as exc:
             raise CommandError(f"Cannot write {output}: {exc.strerror or exc}") from exc
-        rates = plan.rates.count()
+        rates = plan_rates(plan).count()
         self.stderr.write(f"Wrote “{plan.name}” ({rates} rate{'s' * (rates != 1)}) to {output}")
 
 
