@@ -135,6 +135,7 @@ class Header:
     due_date: date | None = None
     seller_name: str = ""
     seller_address: str = ""
+    plan_version: int | None = None  # which price version of the plan priced it
 
 
 def simplify(sections: list[InvoiceSection]) -> list[SimpleLine]:
@@ -200,6 +201,7 @@ class Invoice(SectionedLines):
             is_current=self.ref.is_current,
             seller_name=settings.SELLER_NAME,
             seller_address=settings.SELLER_ADDRESS,
+            plan_version=self.plan_version,
         )
 
 

@@ -85,6 +85,9 @@ class Invoice(models.Model):
     seller_address = models.TextField(blank=True)
     plan_name = models.CharField(max_length=200, blank=True)
     billing_period = models.CharField(max_length=20, blank=True)
+    plan_version = models.PositiveIntegerField(
+        null=True, blank=True, help_text="The number of the plan's price version that priced it."
+    )
     total = _amount(null=True, blank=True)
     finalized_at = models.DateTimeField(null=True, blank=True)
 

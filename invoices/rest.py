@@ -430,6 +430,7 @@ def stored_invoice_json(invoice: StoredInvoice) -> dict[str, Any]:
             "seller_name": invoice.seller_name,
             "seller_address": invoice.seller_address,
             "plan_name": invoice.plan_name,
+            "plan_version": invoice.plan_version,
         },
         "credited": money(credit_total, currency),
         "remaining": None

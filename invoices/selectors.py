@@ -76,6 +76,7 @@ def stored_content(invoice: Invoice) -> StoredContent:
         due_date=invoice.due_date,
         seller_name=invoice.seller_name,
         seller_address=invoice.seller_address,
+        plan_version=invoice.plan_version,
     )
     return StoredContent(header, invoice.currency, sections, invoice.total)
 

@@ -206,13 +206,19 @@ def _lines(invoice: Invoice, content: InvoiceContent, late: list[LateUsage]) -> 
 SNAPSHOT_FIELDS = [
     "usage_end", "usage_cutoff", "issue_date", "due_date", "net_terms_days", "customer_name",
     "customer_external_id", "customer_email", "customer_address", "seller_name",
-    "seller_address", "plan_name", "billing_period", "currency", "total", "finalized_at",
-    "on_hold",
+    "seller_address", "plan_name", "plan_version", "billing_period", "currency", "total",
+    "finalized_at", "on_hold",
 ]  # fmt: skip
 
 
 def _snapshot(
-    invoice: Invoice, ref: PeriodRef, *, total: Decimal, cutoff: datetime, now: datetime
+    invoice: Invoice,
+    ref: PeriodRef,
+    *,
+    total: Decimal,
+    plan_version: int,
+    cutoff: datetime,
+    now: datetime,
 ) -> None:
     """Freeze the customer, seller, plan, totals and dates on the invoice row
     (not saved; SNAPSHOT_FIELDS)."""
@@ -231,6 +237,7 @@ def _snapshot(
     invoice.seller_name = settings.SELLER_NAME
     invoice.seller_address = settings.SELLER_ADDRESS
     invoice.plan_name = plan.name
+    invoice.plan_version = plan_version
     invoice.billing_period = Period(plan.billing_period).label
     invoice.currency = plan.currency
     invoice.total = total
@@ -263,7 +270,9 @@ def invoice_finalize(*, invoice: Invoice, now: datetime, actor: str) -> Invoice:
         late = _late(locked.customer, locked, cutoff, now)
         InvoiceLine.objects.bulk_create(_lines(locked, content, late))
         total = exact_sum([content.total, *(item.total for item in late)])
-        _snapshot(locked, ref, total=total, cutoff=cutoff, now=now)
+        _snapshot(
+            locked, ref, total=total, plan_version=content.plan_version, cutoff=cutoff, now=now
+        )
         assert locked.issue_date is not None
         # Last, so the counter row is locked only until the COMMIT just below.
         locked.sequence = _next_sequence("invoice")
@@ -367,8 +376,9 @@ def invoice_finalize_batch(*, invoices: Sequence[int], now: datetime, actor: str
             lines += _lines(draft, content, late)
             totals.append(exact_sum([content.total, *(item.total for item in late)]))
         InvoiceLine.objects.bulk_create(lines)
-        for draft, ref, total in zip(locked, refs, totals, strict=True):
-            _snapshot(draft, ref, total=total, cutoff=cutoff, now=now)
+        for draft, ref, total, content in zip(locked, refs, totals, contents, strict=True):
+            version = content.plan_version
+            _snapshot(draft, ref, total=total, plan_version=version, cutoff=cutoff, now=now)
         # Last, so the counter row is locked only until the COMMIT just below.
         first = _next_sequences("invoice", len(locked))
         for n, draft in enumerate(locked):

@@ -261,33 +261,38 @@ def _checked_start(starts: str | None) -> VersionStart:
     return VersionStart(starts)
 
 
-def _version_for_change(
-    plan: Plan,
-    change: str,
-    starts: str | None,
-    *,
-    leave_out: Meter | None = None,
-    now: datetime | None = None,
-) -> tuple[PlanVersion, bool]:
-    """The version a change to the plan's prices is written into, and whether
-    it is new, with the
-    plan row locked (two changes at once are made one after the other): the
-    current version itself while the plan has no assignments, else a new
-    one, numbered next, copying the current one's rates (all but `leave_out`'s)
-    and effective from `now` (the clock's by default) as `starts` says
-    (pricing.versions)."""
-    start = _checked_start(starts)
+def _locked_current(plan: Plan) -> PlanVersion:
+    """The plan's current version, read with the plan row locked: two changes
+    to its prices at once are made one after the other, each on the version
+    the other left (and `plan` is brought up to date with it)."""
     locked = Plan.objects.select_for_update().get(pk=plan.pk)
     current = PlanVersion.objects.select_related("plan").get(
         plan=locked, pk=locked.current_version_id or 0
     )
     plan.current_version = current
+    return current
+
+
+def _version_for_change(
+    plan: Plan,
+    current: PlanVersion,
+    change: str,
+    starts: VersionStart,
+    *,
+    leave_out: Meter | None = None,
+    now: datetime | None = None,
+) -> tuple[PlanVersion, bool]:
+    """The version a change to the plan's prices is written into, and whether
+    it is new: the current version itself (from _locked_current) while the
+    plan has no assignments, else a new one, numbered next, copying the
+    current one's rates (all but `leave_out`'s) and effective from `now` (the
+    clock's by default) as `starts` says (pricing.versions)."""
     if not plan_in_use(plan):
         return current, False
     version = PlanVersion.objects.create(
         plan=plan,
         number=current.number + 1,
-        starts=start,
+        starts=starts,
         effective_at=now or timezone.now(),
         change=change[: PlanVersion._meta.get_field("change").max_length],
     )
@@ -385,11 +390,12 @@ def rate_save(
     place while the plan has no assignments, else in a new version effective
     as `starts` says (pricing.versions; by default the next period). Raises
     Problems when the plan has no room for it (pricing.schema's plan limits)."""
-    if Rate.objects.filter(version_id=plan.current_version_id, meter=meter).exists():
+    start = _checked_start(starts)
+    current = _locked_current(plan)
+    if Rate.objects.filter(version=current, meter=meter).exists():
         raise already_priced(meter, plan)
-    version, _ = _version_for_change(plan, f"{meter.label}: rate added", starts, now=now)
-    if Rate.objects.filter(version=version, meter=meter).exists():
-        raise already_priced(meter, plan)  # added by a change made meanwhile
+    change = f"{meter.label}: rate added"
+    version, _ = _version_for_change(plan, current, change, start, now=now)
     return _store_rate(version, meter, draft)
 
 
@@ -405,14 +411,15 @@ def rate_replace(
     """Change how the plan prices `meter` to a checked rate: in place while
     the plan has no assignments, else in a new version (as rate_save).
     ValidationError on `meter` when the plan does not price it."""
-    if not Rate.objects.filter(version_id=plan.current_version_id, meter=meter).exists():
+    start = _checked_start(starts)
+    current = _locked_current(plan)
+    stored = Rate.objects.filter(version=current, meter=meter).first()
+    if stored is None:
         raise not_priced(meter, plan)
     change = f"{meter.label}: rate changed"
-    version, is_new = _version_for_change(plan, change, starts, leave_out=meter, now=now)
+    version, is_new = _version_for_change(plan, current, change, start, leave_out=meter, now=now)
     if not is_new:  # in place: the plan bills no one yet
-        deleted, _ = Rate.objects.filter(version=version, meter=meter).delete()
-        if not deleted:
-            raise not_priced(meter, plan)  # removed by a change made meanwhile
+        stored.delete()
     return _store_rate(version, meter, draft)
 
 
@@ -467,12 +474,14 @@ def rate_delete(
     """Stop pricing the rate's meter on its plan: in place while the plan has
     no assignments, else in a new version without it (as rate_save). Only a
     rate of the plan's current version can be deleted (ValidationError)."""
+    start = _checked_start(starts)
     plan = rate.plan
-    if rate.version_id != plan.current_version_id:
+    current = _locked_current(plan)
+    if rate.version_id != current.pk:
         raise ValidationError("Only the plan's current prices can change; this rate is history.")
     meter = rate.meter
     change = f"{meter.label}: rate removed"
-    version, is_new = _version_for_change(plan, change, starts, leave_out=meter, now=now)
+    version, is_new = _version_for_change(plan, current, change, start, leave_out=meter, now=now)
     if not is_new:
         rate.delete()
     return version

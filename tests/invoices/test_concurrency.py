@@ -1,5 +1,6 @@
 """Period close in several workers at once: every draft finalized exactly
-once, numbers 1..N with no gap and no repeat, one invoice per period.
+once, numbers 1..N with no gap and no repeat, one invoice per period. And
+price changes and credit notes made at the same moment.
 
 The races need PostgreSQL: real threads, each on its own connection, released
 together by a barrier, against row locks (SELECT … FOR UPDATE SKIP LOCKED)
@@ -16,14 +17,21 @@ from decimal import Decimal
 
 import pytest
 from django.conf import settings as django_settings
+from django.core.exceptions import ValidationError
 from django.db import connections
 from django.forms.models import model_to_dict
 from time_machine import TimeMachineFixture
 
 from customers.models import Customer, PlanAssignment
 from invoices.closing import CloseReport, close_periods, drafts_create, finalize_due_drafts
-from invoices.models import Invoice, InvoiceLine, InvoiceStatusChange, NumberSequence
-from invoices.services import SYSTEM, invoice_finalize
+from invoices.models import CreditNote, Invoice, InvoiceLine, InvoiceStatusChange, NumberSequence
+from invoices.services import SYSTEM, CreditRequest, credit_note_create, invoice_finalize
+from meters.services import meter_create
+from pricing.models import Plan
+from pricing.price_models import CellPrice
+from pricing.schema import RateDraft
+from pricing.selectors import plan_rates
+from pricing.services import rate_save
 from tests.factories import CUSTOMER_ID, guide_setup
 
 MARCH = datetime(2025, 3, 1, tzinfo=UTC)
@@ -185,3 +193,83 @@ def test_a_second_close_at_the_same_instant_changes_nothing(
 
     assert second == CloseReport(waiting=5, documents_pending=5)
     assert _everything() == before
+
+
+# --- price changes and credit notes at the same moment -----------------------------------
+
+
+@needs_postgres
+@pytest.mark.django_db(transaction=True)
+def test_price_changes_made_at_once_each_get_a_version_and_none_is_lost(
+    time_machine: TimeMachineFixture,
+) -> None:
+    """Four operators change the plan's prices at the same moment, each a
+    different meter: versions 2 to 5, one after the other, the last holding
+    all four changes (the plan row is locked while a version is made)."""
+    time_machine.move_to(MID_MARCH, tick=False)
+    guide = guide_setup(MID_MARCH, start_at=MARCH)
+    meters = [
+        meter_create(label=f"Meter {n}", api_name=f"meter-{n}", meter_type="count", dimensions=[])
+        for n in range(4)
+    ]
+    queue = iter(meters)
+    lock = threading.Lock()
+
+    def add_one() -> int:
+        with lock:
+            meter = next(queue)
+        plan = Plan.objects.get(pk=guide.plan.pk)  # as a request reads it
+        draft = RateDraft(meter.api_name, "per_unit", (), (((), CellPrice(Decimal("1"))),))
+        return rate_save(plan=plan, meter=meter, draft=draft, starts="current_period").pk
+
+    at_once(4, add_one)
+
+    plan = Plan.objects.get(pk=guide.plan.pk)
+    assert list(plan.versions.order_by("number").values_list("number", flat=True)) == [
+        1,
+        2,
+        3,
+        4,
+        5,
+    ]
+    assert plan.current_version is not None and plan.current_version.number == 5
+    counts = [v.rates.count() for v in plan.versions.order_by("number")]
+    assert counts == [2, 3, 4, 5, 6]
+    assert set(plan_rates(plan).values_list("meter__api_name", flat=True)) == {
+        "api-calls",
+        "llm-tokens",
+        *(m.api_name for m in meters),
+    }
+
+
+@needs_postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_full_credit_notes_at_once_credit_the_invoice_once(
+    time_machine: TimeMachineFixture,
+) -> None:
+    time_machine.move_to(MID_MARCH, tick=False)
+    customers_on_the_guide_plan(1)
+    close_periods(now=AFTER_GRACE)
+    invoice = Invoice.objects.get(period_start=MARCH)
+    assert invoice.total == Decimal("0.14")
+
+    def credit_all() -> str:
+        try:
+            note = credit_note_create(
+                invoice=invoice,
+                requests=[CreditRequest(None, Decimal("0.14"))],
+                reason="refund",
+                now=AFTER_GRACE,
+                actor="operator",
+            )
+        except ValidationError as refused:
+            return " ".join(refused.messages)
+        return note.number
+
+    answers = sorted(at_once(2, credit_all))
+
+    assert CreditNote.objects.count() == 1
+    number = CreditNote.objects.get().number
+    assert number in answers
+    refused = next(a for a in answers if a != number)
+    assert "left to credit" in refused, refused

@@ -182,6 +182,7 @@ def test_the_database_refuses_to_change_an_issued_invoice(guide: Guide) -> None:
     for statement in (
         "UPDATE invoices_invoice SET total = '9.000' WHERE id = %s",
         "UPDATE invoices_invoice SET customer_name = 'someone else' WHERE id = %s",
+        "UPDATE invoices_invoice SET plan_version = 2 WHERE id = %s",
         "UPDATE invoices_invoice SET status = 'draft' WHERE id = %s",
         "DELETE FROM invoices_invoice WHERE id = %s",
     ):
