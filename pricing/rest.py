@@ -4,18 +4,26 @@ Rates are exactly the RATE JSON of pricing/schema.py, read by `read_rate` and
 written by `rate_to_dict`, and a plan reads as its plan document (plus its id):
 what the API answers, `export_plan` writes and `import_plan` reads are one
 format, checked by one set of rules.
+
+A plan's prices are versioned (pricing.versions): while the plan bills no one
+a rate write changes its prices in place; once it has assignments each write
+makes a new version, effective as the request's `starts` says. Every rate
+write answers the number of the version that now holds the change in the
+`Plan-Version` header (the rate body stays exactly the RATE JSON).
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from django.http import Http404, HttpRequest
-from ninja import Body, Field, P, PathEx, Router, Schema, Status
+from django.http import Http404, HttpRequest, HttpResponse
+from ninja import Body, Field, P, PathEx, QueryEx, Router, Schema, Status
+from ninja.errors import ValidationError as WrongType
 from pydantic import ConfigDict, StrictInt
 
 from meters.models import Meter
-from pricing.models import Plan, Rate
+from pricing.models import Plan, PlanVersion, Rate
 from pricing.periods import BillingAnchor, LateUsagePolicy
 from pricing.plan_files import check_plan, known_meters
 from pricing.schema import (
@@ -29,12 +37,14 @@ from pricing.schema import (
     TERM_RULES,
     Problem,
     Problems,
+    RateDraft,
     plan_to_dict,
     rate_to_dict,
     read_rate,
 )
-from pricing.selectors import plan_draft, rate_draft
-from pricing.services import plan_import, plan_update, rate_delete, rate_save
+from pricing.selectors import plan_draft, plan_versions, rate_draft, version_rates
+from pricing.services import plan_import, plan_update, rate_delete, rate_replace, rate_save
+from pricing.versions import CHANGE_STARTS, DEFAULT_CHANGE_START
 
 # Objects are named by their id in paths: /customers/{id}.
 ObjectId = PathEx[int, P(alias="id")]
@@ -129,9 +139,11 @@ class PlanSummary(Schema):
 
 
 class PlanOut(Schema):
-    """The plan document, as `export_plan` writes it, with the plan's id."""
+    """The plan document, as `export_plan` writes it, with the plan's id and
+    the number of its current version (the prices shown)."""
 
     id: int
+    version: int
     document_schema: str = Field(SCHEMA, alias="schema")
     name: str
     billing_period: str
@@ -144,14 +156,22 @@ class PlanOut(Schema):
 
 
 def get_plan(pk: int) -> Plan:
-    plan = Plan.objects.filter(pk=pk).first()
+    plan = Plan.objects.filter(pk=pk).select_related("current_version").first()
     if plan is None:
         raise Http404(f"No plan with id {pk}.")
     return plan
 
 
+def _current_number(plan: Plan) -> int:
+    # Set when the plan is created and only ever moved to a newer version.
+    current = plan.current_version
+    if current is None:
+        raise ValueError(f"plan {plan.pk} has no current version")
+    return current.number
+
+
 def _plan_json(plan: Plan) -> dict[str, Any]:
-    return {"id": plan.pk, **plan_to_dict(plan_draft(plan))}
+    return {"id": plan.pk, "version": _current_number(plan), **plan_to_dict(plan_draft(plan))}
 
 
 # /plans
@@ -214,39 +234,198 @@ def plan_change(request: HttpRequest, pk: ObjectId, payload: PlanPatch) -> dict[
 
 # /plans/<id>/rates
 
+STARTS_CHOICES = ", or ".join(f"`{s.value}` {s.label.lower()}" for s in CHANGE_STARTS)
+STARTS_RULE = (
+    f"When the change takes effect once the plan has assignments: {STARTS_CHOICES}. "
+    f"By default `{DEFAULT_CHANGE_START.value}`. While the plan has no assignments its "
+    "prices change in place (`starts` is still checked)."
+)
+# The response header naming the version that holds a rate write's change.
+VERSION_HEADER = "Plan-Version"
 
-RATE_BODY = {"requestBody": {"content": {"application/json": {"examples": RATE_EXAMPLES}}}}
+
+def _rate_write_docs(status: int, body: bool = True) -> dict[str, Any]:
+    """The OpenAPI additions of a rate write: its body's examples, and the
+    Plan-Version header of its answer."""
+    header = {
+        VERSION_HEADER: {
+            "description": "The number of the plan version that now holds the change: the "
+            "current one when the plan's prices changed in place, else the new one.",
+            "schema": {"type": "integer"},
+        }
+    }
+    extra: dict[str, Any] = {"responses": {status: {"headers": header}}}
+    if body:
+        examples = {"application/json": {"examples": RATE_EXAMPLES}}
+        extra["requestBody"] = {"content": examples}
+    return extra
+
+
+def _starts(rate: dict[str, Any]) -> str | None:
+    """The optional `starts` of a rate body, taken out of it (the rest is the
+    RATE JSON). Its value is checked by the service, with the change; a value
+    that is not text is the wrong type."""
+    starts = rate.pop("starts", None)
+    if starts is not None and not isinstance(starts, str):
+        choices = ", ".join(f'"{s.value}"' for s in CHANGE_STARTS)
+        message = f"must be a string: {choices}"
+        raise WrongType([{"loc": ("body", "rate", "starts"), "msg": message}])
+    return starts
+
+
+def _read_rate(rate: dict[str, Any]) -> tuple[Meter, RateDraft]:
+    """The rate body checked by the plan schema's rules: every problem at
+    once, each with its path (`price.unit_price`)."""
+    draft, problems = read_rate(rate, "", known_meters())
+    if draft is None:
+        raise Problems([Problem(p.path.lstrip("."), p.message) for p in problems])
+    return Meter.objects.get(api_name=draft.meter), draft
+
+
+def _current_rate(plan: Plan, meter: str) -> Rate:
+    """The plan's current rate for the meter (by API name), else a 404."""
+    rates = Rate.objects.select_related("plan", "meter")
+    rate = rates.filter(version=plan.current_version_id, meter__api_name=meter).first()
+    if rate is None:
+        raise Http404(f"{plan.name} has no rate for the meter {meter!r}.")
+    return rate
 
 
 @router.post(
     "/plans/{id}/rates",
     response={201: dict[str, Any]},
-    openapi_extra=RATE_BODY,
+    openapi_extra=_rate_write_docs(201),
     summary="Add a rate to a plan",
 )
 def rate_add(
-    request: HttpRequest, pk: ObjectId, rate: Body[dict[str, Any]]
+    request: HttpRequest, pk: ObjectId, rate: Body[dict[str, Any]], response: HttpResponse
 ) -> Status[dict[str, object]]:
     """Price a meter on the plan: post the schema's RATE JSON. Every problem
-    is answered at once, each with its path (`price.unit_price`)."""
+    of the rate is answered at once, each with its path (`price.unit_price`).
+    The answer is the rate as stored; the `Plan-Version` header names the
+    version that holds it.
+
+    While the plan has no assignments its prices change in place. Once it has
+    one, the change makes a new version, effective as the body's optional
+    `starts` says: `next_period` (the default: periods that start from now
+    on) or `current_period` (every period not yet ended: open drafts are
+    re-rated). Another value is a 400 on `starts`."""
     plan = get_plan(pk)
-    draft, problems = read_rate(rate, "", known_meters())
-    if draft is None:
-        raise Problems([Problem(p.path.lstrip("."), p.message) for p in problems])
-    meter = Meter.objects.get(api_name=draft.meter)
-    # Already priced (even by a request at the same moment): a 400 on `meter`.
-    saved = rate_save(plan=plan, meter=meter, draft=draft)
+    starts = _starts(rate)
+    meter, draft = _read_rate(rate)
+    # Already priced (even by a request at the same moment): a 400 on `meter`;
+    # a `starts` that is not one of the choices: a 400 on `starts`.
+    saved = rate_save(plan=plan, meter=meter, draft=draft, starts=starts)
+    response[VERSION_HEADER] = str(saved.version.number)
     return Status(201, rate_to_dict(rate_draft(saved)))
 
 
-@router.delete(
-    "/plans/{id}/rates/{meter}", response={204: None}, summary="Remove a rate from a plan"
+@router.put(
+    "/plans/{id}/rates/{meter}",
+    response={200: dict[str, Any]},
+    openapi_extra=_rate_write_docs(200),
+    summary="Replace a plan's rate for a meter",
 )
-def rate_remove(request: HttpRequest, meter: str, pk: ObjectId) -> Status[None]:
-    """Remove the rate of the meter (by API name) from the plan."""
+def rate_change(
+    request: HttpRequest,
+    meter: str,
+    pk: ObjectId,
+    rate: Body[dict[str, Any]],
+    response: HttpResponse,
+) -> dict[str, object]:
+    """Price the meter (by API name) on the plan anew: put the schema's RATE
+    JSON, plus an optional `starts`, as for adding a rate. The body's `meter`
+    may be left out; if given it must be the path's (a 400 on `meter`). A
+    meter the plan does not price is a 404 (add its rate with POST). The
+    answer is the rate as stored; the `Plan-Version` header names the
+    version that holds it."""
     plan = get_plan(pk)
-    rate = Rate.objects.filter(version=plan.current_version_id, meter__api_name=meter).first()
-    if rate is None:
-        raise Http404(f"{plan.name} has no rate for the meter {meter!r}.")
-    rate_delete(rate=rate)
+    current = _current_rate(plan, meter)
+    starts = _starts(rate)
+    given = rate.setdefault("meter", meter)
+    if given != meter:
+        reason = f"must be the meter of the path, {meter!r} (got {given!r}); to price another "
+        raise Problems([Problem("meter", reason + "meter, POST /plans/{id}/rates")])
+    _, draft = _read_rate(rate)
+    saved = rate_replace(plan=plan, meter=current.meter, draft=draft, starts=starts)
+    response[VERSION_HEADER] = str(saved.version.number)
+    return rate_to_dict(rate_draft(saved))
+
+
+@router.delete(
+    "/plans/{id}/rates/{meter}",
+    response={204: None},
+    openapi_extra=_rate_write_docs(204, body=False),
+    summary="Remove a rate from a plan",
+)
+def rate_remove(
+    request: HttpRequest,
+    meter: str,
+    pk: ObjectId,
+    response: HttpResponse,
+    starts: QueryEx[str | None, P(description=STARTS_RULE)] = None,
+) -> Status[None]:
+    """Remove the rate of the meter (by API name) from the plan; `starts` (a
+    query parameter) says when, as for the other rate writes. The
+    `Plan-Version` header names the version without the rate."""
+    plan = get_plan(pk)
+    version = rate_delete(rate=_current_rate(plan, meter), starts=starts)
+    response[VERSION_HEADER] = str(version.number)
     return Status(204, None)
+
+
+# /plans/<id>/versions
+
+
+class VersionOut(Schema):
+    number: int
+    starts: str = Field(
+        description="`always` (version 1: every period), `current_period` (every period "
+        "not ended at `effective_at`: open drafts were re-rated) or `next_period` (periods "
+        "starting at or after `effective_at`)."
+    )
+    effective_at: datetime = Field(description="When the change was made (UTC).")
+    change: str = Field(description="What this version changed.")
+    current: bool = Field(description="Whether this is the plan's current version.")
+    rate_count: int
+
+
+class VersionDetail(VersionOut):
+    rates: list[dict[str, Any]] = Field(description="The version's rates, as RATE JSON.")
+
+
+def _version_json(plan: Plan, version: PlanVersion, rate_count: int) -> dict[str, Any]:
+    return {
+        "number": version.number,
+        "starts": version.starts,
+        "effective_at": version.effective_at,
+        "change": version.change,
+        "current": version.pk == plan.current_version_id,
+        "rate_count": rate_count,
+    }
+
+
+@router.get("/plans/{id}/versions", response=list[VersionOut], summary="List a plan's versions")
+def version_list(request: HttpRequest, pk: ObjectId) -> list[dict[str, Any]]:
+    """The plan's price versions, newest first: a plan has version 1 from
+    its creation, and each change to the rates of a plan in use makes the
+    next. A period is billed by the newest version that takes it."""
+    plan = get_plan(pk)
+    versions = plan_versions(plan)  # each annotated with its rate_count
+    return [_version_json(plan, v, v.rate_count) for v in versions]  # type: ignore[attr-defined]
+
+
+@router.get(
+    "/plans/{id}/versions/{number}",
+    response=VersionDetail,
+    summary="Get one version of a plan with its rates",
+)
+def version_detail(request: HttpRequest, pk: ObjectId, number: int) -> dict[str, Any]:
+    """One version of the plan, with its rates in the plan document's RATE
+    JSON, as they were (or are, for the current version)."""
+    plan = get_plan(pk)
+    version = PlanVersion.objects.filter(plan=plan, number=number).first()
+    if version is None:
+        raise Http404(f"{plan.name} has no version {number}.")
+    rates = [rate_to_dict(rate_draft(rate)) for rate in version_rates(version.pk)]
+    return {**_version_json(plan, version, len(rates)), "rates": rates}

@@ -121,6 +121,7 @@ def test_create_a_plan_then_add_rates_in_the_schema_json(
     assert plan.status_code == 201
     assert plan.json() | {"id": 0} == {
         "id": 0,
+        "version": 1,
         "schema": "tally.plan/1",
         "name": "Chatbot Usage Plan",
         "billing_period": "monthly",
@@ -155,7 +156,7 @@ def test_create_a_plan_then_add_rates_in_the_schema_json(
 def test_a_plan_reads_as_its_exported_document(api: Api, guide: Guide) -> None:
     fetched = api.get(f"/plans/{guide.plan.pk}").json()
 
-    assert fetched == {"id": guide.plan.pk, **json.loads(plan_json(guide.plan))}
+    assert fetched == {"id": guide.plan.pk, "version": 1, **json.loads(plan_json(guide.plan))}
 
 
 def test_an_exported_plan_document_can_be_posted_as_a_new_plan(api: Api, guide: Guide) -> None:
@@ -164,7 +165,7 @@ def test_an_exported_plan_document_can_be_posted_as_a_new_plan(api: Api, guide: 
     created = api.post("/plans", document)
 
     assert created.status_code == 201
-    assert created.json() == {**document, "id": created.json()["id"]}
+    assert created.json() == {**document, "id": created.json()["id"], "version": 1}
     assert Rate.objects.filter(plan__name="Chatbot copy").count() == 2
 
 

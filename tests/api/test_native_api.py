@@ -240,6 +240,8 @@ PATHS = [
     "/api/v1/plans/{id}",
     "/api/v1/plans/{id}/rates",
     "/api/v1/plans/{id}/rates/{meter}",
+    "/api/v1/plans/{id}/versions",
+    "/api/v1/plans/{id}/versions/{number}",
     "/api/v1/customers",
     "/api/v1/customers/{id}",
     "/api/v1/customers/{id}/assignments",
@@ -277,7 +279,7 @@ def test_every_operation_needs_a_key_and_documents_the_error_shape() -> None:
     document = Client().get("/api/v1/openapi.json").json()
 
     operations = [op for ops in document["paths"].values() for op in ops.values()]
-    assert len(operations) == 29
+    assert len(operations) == 32
     for operation in operations:
         assert operation["security"] == [{"ApiKeyAuth": []}], operation["operationId"]
         error = operation["responses"]["default"]["content"]["application/json"]["schema"]

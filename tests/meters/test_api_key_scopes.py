@@ -61,6 +61,8 @@ DOORS: list[tuple[str, str, str, object, set[str]]] = [
     ("api-create-meter", "post", "/api/v1/meters", METER, set()),
     ("api-create-customer", "post", "/api/v1/customers", {"customer_id": "b", "name": "B"}, set()),
     ("api-delete-rate", "delete", "/api/v1/plans/1/rates/api-calls", None, set()),
+    ("api-replace-rate", "put", "/api/v1/plans/1/rates/api-calls", {"price": {}}, set()),
+    ("api-list-plan-versions", "get", "/api/v1/plans/1/versions", None, {READ}),
 ]
 
 
