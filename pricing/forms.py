@@ -19,7 +19,7 @@ from django.forms.boundfield import BoundWidget
 from django.http import QueryDict
 
 from meters.models import Meter
-from pricing.models import Plan, Rate
+from pricing.models import Plan, PlanVersion, Rate
 from pricing.money import format_quantity, format_unit_price
 from pricing.periods import BillingAnchor, LateUsagePolicy
 from pricing.price_models import PriceModel
@@ -45,6 +45,7 @@ from pricing.schema import (
     read_rate,
 )
 from pricing.services import plan_name_is_taken, plan_name_taken
+from pricing.versions import CHANGE_STARTS, DEFAULT_CHANGE_START, VersionStart
 
 DIMENSIONS = Rate.RateModel.DIMENSIONS
 
@@ -210,14 +211,45 @@ RATE_MODEL_HELP = {
 }
 _DECIMAL = {"inputmode": "decimal", "autocomplete": "off", "class": "num"}
 
+CHOOSE_START = "Choose when the change takes effect."
 
-class RateForm(forms.Form):
-    """Add one rate to a plan.
+
+class ChangeStartForm(forms.Form):
+    """When a change to the prices of a plan in use takes effect: the rate
+    editor's and the delete form's one field (pricing.versions). A plan that
+    bills no one changes in place, and its forms leave the field out."""
+
+    starts = forms.ChoiceField(
+        label="Takes effect",
+        choices=[(start.value, start.label) for start in CHANGE_STARTS],
+        initial=DEFAULT_CHANGE_START.value,
+        widget=forms.RadioSelect,
+        help_text="Customers are on this plan, so the change makes a new version of its "
+        "prices. Finalized invoices never change; “current period” also re-prices the "
+        "draft invoice of each customer’s open period.",
+        error_messages={"required": CHOOSE_START, "invalid_choice": CHOOSE_START},
+    )
+
+
+def change_start_words(version: PlanVersion) -> str:
+    """`from the next period`: when a version's change takes effect, after a comma."""
+    label = VersionStart(version.starts).label
+    return label[:1].lower() + label[1:]
+
+
+def version_note(version: PlanVersion, plan: Plan) -> str:
+    """`version 3 of Chatbot Usage Plan, from the next period`."""
+    return f"version {version.number} of {plan.name}, {change_start_words(version)}"
+
+
+class RateForm(ChangeStartForm):
+    """Add a rate to a plan, or change one (`rate`: its meter is then fixed).
 
     Bound to `data`, it validates. Given a `draft` instead (the same fields,
     posted when the meter, a model or the dimensions change, or a row or tier
     is added), it only pre-fills itself, so the form can be re-rendered for the
     new choice without showing errors; `preview_draft()` then checks it quietly.
+    `in_use` (pricing.services.plan_in_use) adds "Takes effect" (ChangeStartForm).
     """
 
     kind = forms.ChoiceField(
@@ -266,15 +298,26 @@ class RateForm(forms.Form):
         *,
         plan: Plan,
         draft: QueryDict | None = None,
+        rate: Rate | None = None,
+        in_use: bool = False,
     ) -> None:
         self.plan = plan
+        self.rate = rate
         self.source = data if data is not None else draft
-        self.available_meters = list(
-            Meter.objects.exclude(rates__version=plan.current_version_id).order_by("label")
-        )
+        if rate is not None:
+            self.available_meters = [rate.meter]
+        else:
+            self.available_meters = list(
+                Meter.objects.exclude(rates__version=plan.current_version_id).order_by("label")
+            )
         self.chosen_meter = self._chosen_meter(self.source)
         self.chosen_dimensions = self._chosen_dimensions(self.source, data is None)
         super().__init__(data, initial=self._initial(draft))
+        if rate is not None:
+            # The rate's meter, whatever is posted: a disabled field takes its initial.
+            self.fields["meter"].disabled = True
+        if not in_use:
+            del self.fields["starts"]
         # Every meter validates, so a meter that is already priced gets a message
         # naming it; only the unpriced ones are offered.
         self.fields["meter"].widget.choices = [(m.pk, m.label) for m in self.available_meters]
@@ -310,9 +353,13 @@ class RateForm(forms.Form):
 
     @property
     def row_query(self) -> str:
-        """Query string for pricing:matrix_row, naming the matrix columns."""
+        """Query string for pricing:matrix_row, naming the matrix columns (and
+        the rate being changed, whose editor the row's "+ Add tier" posts to)."""
         meter = self.chosen_meter.pk if self.chosen_meter else ""
-        return urlencode({"meter": meter, "dimensions": self.chosen_dimensions}, doseq=True)
+        query: dict[str, object] = {"meter": meter, "dimensions": self.chosen_dimensions}
+        if self.rate is not None:
+            query["rate"] = self.rate.pk
+        return urlencode(query, doseq=True)
 
     @property
     def rate_model_value(self) -> str:
@@ -331,7 +378,13 @@ class RateForm(forms.Form):
     def bad_rows(self) -> int:
         return sum(r.has_errors for r in self.rows)
 
+    @property
+    def asks_start(self) -> bool:
+        return "starts" in self.fields
+
     def _chosen_meter(self, source: QueryDict | None) -> Meter | None:
+        if self.rate is not None:
+            return self.rate.meter
         raw = str(source.get("meter", "")) if source is not None else ""
         if raw.isdigit():
             chosen = Meter.objects.filter(pk=raw).first()
@@ -355,6 +408,7 @@ class RateForm(forms.Form):
         if self.chosen_meter:
             initial["meter"] = self.chosen_meter.pk
         if draft is not None:
+            initial["starts"] = draft.get("starts") or DEFAULT_CHANGE_START.value
             initial["rate_model"] = draft.get("rate_model") or Rate.RateModel.PER_UNIT
             initial["has_default_price"] = bool(draft.get("has_default_price"))
             for name in ("minimum_charge", "base_fee"):

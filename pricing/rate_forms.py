@@ -27,7 +27,8 @@ from django.http import QueryDict
 
 from meters.naming import dimension_key
 from pricing.models import PriceCell, Rate
-from pricing.money import format_quantity
+from pricing.money import EXACT, format_quantity
+from pricing.price_models import CellPrice
 from pricing.schema import Problem, RateDraft
 
 PRICE_MODELS: list[tuple[str, str]] = [(m.value, m.label) for m in PriceCell.PriceModel]
@@ -353,3 +354,64 @@ def storage_problems(draft: RateDraft, path: str) -> list[Problem]:
         for i, (values, _) in enumerate(draft.cells)
         if len(dimension_key(dict(zip(draft.dimensions, values, strict=True)))) > MAX_KEY_LENGTH
     ]
+
+
+# A stored rate in the editor: the inputs that, typed, give back the same rate.
+
+
+def _typed_number(value: Decimal | None, *, zero: str = "0") -> str:
+    """A stored number as an operator would type it: `0.00001`, `100` (not
+    `0.000010000000000` or `1E+2`); `zero` for 0 (an input left empty where
+    empty means 0), "" for None."""
+    if value is None:
+        return ""
+    if not value:
+        return zero
+    return format(value.normalize(EXACT), "f")
+
+
+def _price_inputs(data: QueryDict, prefix: str, price: CellPrice) -> None:
+    """The inputs of one price under `prefix`: its model's own, and free units
+    (left empty when none, as a new price starts)."""
+    data[f"{prefix}model"] = price.model.value
+    data[f"{prefix}free_units"] = _typed_number(price.free_units, zero="")
+    if price.model in TIERED:
+        tiers = price.tiers
+        data.setlist(f"{prefix}tier-up_to", [_typed_number(t.up_to) for t in tiers])
+        data.setlist(f"{prefix}tier-unit_price", [_typed_number(t.unit_price) for t in tiers])
+        data.setlist(f"{prefix}tier-flat_fee", [_typed_number(t.flat_fee, zero="") for t in tiers])
+    elif price.model == PriceCell.PriceModel.PACKAGE:
+        data[f"{prefix}package_size"] = _typed_number(price.package_size)
+        data[f"{prefix}package_price"] = _typed_number(price.package_price)
+        data[f"{prefix}package_rounding"] = price.package_rounding.value
+    else:
+        data[f"{prefix}unit_price"] = _typed_number(price.unit_price)
+
+
+def rate_form_data(draft: RateDraft, meter_pk: int) -> QueryDict:
+    """The rate editor's inputs (the names at the top of this module) for a
+    stored rate (pricing.selectors.rate_draft), as if the operator had typed
+    it: pricing.forms.RateForm reads them back into the same draft. Matrix
+    rows keep their order, keyed r0, r1... (new rows get hex keys: no clash)."""
+    data = QueryDict(mutable=True)
+    data["kind"] = "usage"
+    data["meter"] = str(meter_pk)
+    data["rate_model"] = draft.model
+    data["minimum_charge"] = _typed_number(draft.minimum_charge)
+    data["base_fee"] = _typed_number(draft.base_fee)
+    if draft.model != Rate.RateModel.DIMENSIONS:
+        if draft.cells:
+            _price_inputs(data, "", draft.cells[0][1])
+        return data
+    data.setlist("dimensions", list(draft.dimensions))
+    data["dimensions_meter"] = str(meter_pk)
+    keys = [f"r{index}" for index in range(len(draft.cells))]
+    data.setlist("row", keys)
+    for key, (values, price) in zip(keys, draft.cells, strict=True):
+        for dimension, value in zip(draft.dimensions, values, strict=True):
+            data[f"m{key}-dim-{dimension}"] = value
+        _price_inputs(data, f"m{key}-", price)
+    if draft.default_price is not None:
+        data["has_default_price"] = "on"
+        _price_inputs(data, "default-", draft.default_price)
+    return data

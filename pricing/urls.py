@@ -17,5 +17,7 @@ urlpatterns = [
     path("<int:pk>/export.json", plan_files.plan_export_view, name="export"),
     path("<int:pk>/rates/new/", views.rate_add, name="add_rate"),
     path("<int:pk>/rates/new/matrix-row/", views.matrix_row, name="matrix_row"),
+    path("<int:pk>/rates/<int:rate_pk>/edit/", views.rate_edit, name="edit_rate"),
     path("<int:pk>/rates/<int:rate_pk>/delete/", views.rate_delete_view, name="delete_rate"),
+    path("<int:pk>/versions/<int:number>/", views.version_detail, name="version"),
 ]

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import ValidationError
 from django.db.models import Count
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, render
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -15,16 +17,32 @@ from django_tables2 import RequestConfig
 
 from billing_site.htmx import page_or_partial, redirect_after_write
 from meters.models import Meter
-from pricing.forms import PlanEditForm, PlanForm, RateForm, rate_added_message
-from pricing.models import Plan, Rate
+from pricing.forms import (
+    ChangeStartForm,
+    PlanEditForm,
+    PlanForm,
+    RateForm,
+    rate_added_message,
+    version_note,
+)
+from pricing.models import Plan, PlanVersion, Rate
 from pricing.periods import BillingAnchor, LateUsagePolicy
-from pricing.preview import rate_definition
+from pricing.preview import RateDefinition, rate_definition
 from pricing.preview_form import preview_panel
-from pricing.rate_forms import MatrixRow, friendly
+from pricing.rate_forms import MatrixRow, friendly, rate_form_data
 from pricing.schema import Problems
-from pricing.selectors import plan_rates, rate_draft
-from pricing.services import ANCHOR_PHRASE, plan_create, plan_update, rate_delete, rate_save
+from pricing.selectors import plan_rates, plan_versions, rate_draft, version_rates
+from pricing.services import (
+    ANCHOR_PHRASE,
+    plan_create,
+    plan_in_use,
+    plan_update,
+    rate_delete,
+    rate_replace,
+    rate_save,
+)
 from pricing.tables import PlanTable
+from pricing.versions import VersionStart
 
 
 def _get_plan(pk: int) -> Plan:
@@ -81,22 +99,95 @@ def plan_create_view(request: HttpRequest) -> HttpResponse:
     return render(request, template, {"form": form})
 
 
-@require_GET
-@permission_required("pricing.view_plan", raise_exception=True)
-@vary_on_headers("HX-Request")
-def plan_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    plan = _get_plan(pk)
-    # Matrix rows are shown in the order they were entered.
-    rates = plan_rates(plan)
+def version_takes_effect(version: PlanVersion) -> str:
+    """When a version bills from, in words: `From the period containing
+    28 Nov 2026, 10:47` (pricing.versions.takes, the rule)."""
+    at = f"{timezone.localtime(version.effective_at):%-d %b %Y, %H:%M}"
+    match VersionStart(version.starts):
+        case VersionStart.ALWAYS:
+            return VersionStart.ALWAYS.label
+        case VersionStart.CURRENT_PERIOD:
+            return f"From the period containing {at}"
+        case VersionStart.NEXT_PERIOD:
+            return f"From periods starting on or after {at}"
+
+
+@dataclass(frozen=True)
+class VersionRow:
+    version: PlanVersion
+    takes_effect: str
+    is_current: bool
+
+
+@dataclass(frozen=True)
+class RateItem:
+    """One rate as the plan page and a version page list it
+    (templates/pricing/_rate.html); `delete_form` asks when its removal takes
+    effect, on the plan page of a plan in use."""
+
+    rate: Rate
+    definition: RateDefinition
+    delete_form: ChangeStartForm | None = None
+
+
+def _delete_form(rate: Rate, data: QueryDict | None = None) -> ChangeStartForm:
+    # Each rate's radios need their own ids on one page.
+    return ChangeStartForm(data, auto_id=f"id_delete-{rate.pk}-%s")
+
+
+def _plan_page(
+    request: HttpRequest, plan: Plan, failed_delete: tuple[int, ChangeStartForm] | None = None
+) -> HttpResponse:
+    """The plan page (or its rates region); `failed_delete` is a refused
+    delete (rate pk, its form with the error), shown on that rate."""
+    versions = [
+        VersionRow(v, version_takes_effect(v), v.pk == plan.current_version_id)
+        for v in plan_versions(plan)
+    ]
+    in_use = plan_in_use(plan)
+    asks_start = in_use and request.user.has_perm("pricing.delete_rate")
+    rates = []
+    for rate in plan_rates(plan):
+        form = _delete_form(rate) if asks_start else None
+        if failed_delete is not None and failed_delete[0] == rate.pk:
+            form = failed_delete[1]
+        rates.append(RateItem(rate, rate_definition(rate_draft(rate)), form))
     context = {
         "plan": plan,
         "invoice_terms": invoice_terms_summary(plan),
         "billing_anchor": billing_anchor_summary(plan),
-        "rates": [(rate, rate_definition(rate_draft(rate))) for rate in rates],
+        "rates": rates,
+        "versions": versions,
+        "current_version": next((row.version for row in versions if row.is_current), None),
+        "in_use": in_use,
         "can_add_rate": Meter.objects.exclude(rates__version=plan.current_version_id).exists(),
     }
     template = page_or_partial(request, "pricing/detail.html", "rates")
     return render(request, template, context)
+
+
+@require_GET
+@permission_required("pricing.view_plan", raise_exception=True)
+@vary_on_headers("HX-Request")
+def plan_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    return _plan_page(request, _get_plan(pk))
+
+
+@require_GET
+@permission_required("pricing.view_plan", raise_exception=True)
+def version_detail(request: HttpRequest, pk: int, number: int) -> HttpResponse:
+    """One version of the plan's prices, read-only: how the periods it bills are priced."""
+    plan = get_object_or_404(Plan.objects.select_related("current_version"), pk=pk)
+    version = get_object_or_404(PlanVersion, plan=plan, number=number)
+    rates = [RateItem(r, rate_definition(rate_draft(r))) for r in version_rates(version.pk)]
+    context = {
+        "plan": plan,
+        "version": version,
+        "takes_effect": version_takes_effect(version),
+        "is_current": version.pk == plan.current_version_id,
+        "rates": rates,
+    }
+    return render(request, "pricing/version.html", context)
 
 
 @require_http_methods(["GET", "POST"])
@@ -119,43 +210,93 @@ def plan_edit(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, template, {"plan": plan, "form": form})
 
 
+# The rate editor: one form adds a rate or changes one (its meter fixed).
+EDITOR_ONLY = {"refresh", "add_row", "add_tier"}
+
+
+def _editor_url(plan_pk: int, rate_pk: int | None) -> str:
+    """Where the editor posts: saving, re-rendering and the live preview."""
+    if rate_pk is None:
+        return reverse("pricing:add_rate", args=[plan_pk])
+    return reverse("pricing:edit_rate", args=[plan_pk, rate_pk])
+
+
 @require_http_methods(["GET", "POST"])
 @permission_required("pricing.add_rate", raise_exception=True)
 @vary_on_headers("HX-Request")
 def rate_add(request: HttpRequest, pk: int) -> HttpResponse:
-    """The add-rate form. A POST carrying `refresh`, `add_row` or `add_tier`
-    (sent when a choice changes or a row is added) only re-renders the form;
-    one carrying `preview` answers with the preview panel (_rate_preview)."""
+    return _rate_editor(request, _get_plan(pk), None)
+
+
+@require_http_methods(["GET", "POST"])
+@permission_required("pricing.change_rate", raise_exception=True)
+@vary_on_headers("HX-Request")
+def rate_edit(request: HttpRequest, pk: int, rate_pk: int) -> HttpResponse:
+    """The editor, filled in from a rate of the plan's current prices."""
     plan = _get_plan(pk)
+    rate = get_object_or_404(version_rates(plan.current_version_id), pk=rate_pk)
+    return _rate_editor(request, plan, rate)
+
+
+def _rate_editor(request: HttpRequest, plan: Plan, rate: Rate | None) -> HttpResponse:
+    """The add-rate form, or the form changing `rate`. A POST carrying
+    `refresh`, `add_row` or `add_tier` (sent when a choice changes or a row is
+    added) only re-renders the form; one carrying `preview` answers with the
+    preview panel (_rate_preview)."""
+    form_url = _editor_url(plan.pk, rate.pk if rate else None)
     if request.method == "POST" and "preview" in request.POST:
-        return _rate_preview(request, plan)
-    if request.method == "POST" and not {"refresh", "add_row", "add_tier"} & request.POST.keys():
-        form = RateForm(request.POST, plan=plan)
+        return _rate_preview(request, plan, rate, form_url)
+    in_use = plan_in_use(plan)
+    if request.method == "POST" and not EDITOR_ONLY & request.POST.keys():
+        form = RateForm(request.POST, plan=plan, rate=rate, in_use=in_use)
     else:
-        form = RateForm(plan=plan, draft=request.POST if request.method == "POST" else None)
-    if form.is_bound and form.is_valid():
-        try:
-            rate = rate_save(
-                plan=plan, meter=form.cleaned_data["meter"], draft=form.cleaned_data["draft"]
-            )
-        except ValidationError as exc:
-            form.add_error(None, exc)
-        except Problems as exc:  # the plan has no room for the rate
-            form.add_error(None, [friendly("", p.message) for p in exc.problems])
-        else:
-            messages.success(request, rate_added_message(rate, form.cleaned_data["draft"]))
-            return redirect_after_write(request, plan.get_absolute_url())
+        draft: QueryDict | None = request.POST if request.method == "POST" else None
+        if draft is None and rate is not None:  # the stored rate, as if typed
+            draft = rate_form_data(rate_draft(rate), rate.meter_id)
+        form = RateForm(plan=plan, draft=draft, rate=rate, in_use=in_use)
+    if form.is_bound and form.is_valid() and (message := _rate_store(form, plan, rate)):
+        messages.success(request, message)
+        return redirect_after_write(request, plan.get_absolute_url())
     template = page_or_partial(request, "pricing/add_rate.html", "rate-form")
     panel = preview_panel(form, request.POST or None, plan.currency, timezone.now())
-    return render(request, template, {"plan": plan, "form": form, "panel": panel})
+    context = {"plan": plan, "form": form, "panel": panel, "form_url": form_url}
+    return render(request, template, context)
 
 
-def _rate_preview(request: HttpRequest, plan: Plan) -> HttpResponse:
+def _rate_store(form: RateForm, plan: Plan, rate: Rate | None) -> str | None:
+    """Save the rate `form` checked (added, or replacing `rate`): the message
+    saying what happened, or None with the refusal put on the form."""
+    meter, draft = form.cleaned_data["meter"], form.cleaned_data["draft"]
+    starts = form.cleaned_data.get("starts")
+    before = plan.current_version_id
+    try:
+        if rate is None:
+            saved = rate_save(plan=plan, meter=meter, draft=draft, starts=starts)
+        else:
+            saved = rate_replace(plan=plan, meter=meter, draft=draft, starts=starts)
+    except ValidationError as exc:
+        form.add_error(None, exc)
+        return None
+    except Problems as exc:  # the plan has no room for the rate
+        form.add_error(None, [friendly("", p.message) for p in exc.problems])
+        return None
+    in_place = saved.version_id == before
+    if rate is None:
+        added = rate_added_message(saved, draft)
+        return added if in_place else f"{added[:-1]}, in {version_note(saved.version, plan)}."
+    if in_place:
+        return f"Rate for {meter.label} changed on {plan.name}."
+    return f"Rate for {meter.label} changed: {version_note(saved.version, plan)}."
+
+
+def _rate_preview(
+    request: HttpRequest, plan: Plan, rate: Rate | None, form_url: str
+) -> HttpResponse:
     """The live preview of the rate being edited: the result region, and the
     panel's inputs again (out of band) when the rows they are for changed."""
-    form = RateForm(plan=plan, draft=request.POST)
+    form = RateForm(plan=plan, draft=request.POST, rate=rate)
     panel = preview_panel(form, request.POST, plan.currency, timezone.now())
-    context = {"plan": plan, "form": form, "panel": panel, "oob": True}
+    context = {"plan": plan, "form": form, "panel": panel, "form_url": form_url, "oob": True}
     html = render_to_string("pricing/add_rate.html#preview-result", context, request)
     if panel.inputs.is_stale:
         html += render_to_string("pricing/add_rate.html#preview-inputs", context, request)
@@ -171,17 +312,37 @@ def matrix_row(request: HttpRequest, pk: int) -> HttpResponse:
     meter = get_object_or_404(Meter, pk=meter_pk if meter_pk.isdigit() else None)
     wanted = set(request.GET.getlist("dimensions"))
     row = MatrixRow.blank([d for d in meter.dimensions if d in wanted])
-    context = {"plan": plan, "row": row, "new_row": True}
+    rate_pk = request.GET.get("rate", "")
+    form_url = _editor_url(plan.pk, int(rate_pk) if rate_pk.isdigit() else None)
+    context = {"plan": plan, "row": row, "new_row": True, "form_url": form_url}
     return render(request, "pricing/add_rate.html#matrix-row", context)
 
 
 @require_POST
 @permission_required("pricing.delete_rate", raise_exception=True)
+@vary_on_headers("HX-Request")
 def rate_delete_view(request: HttpRequest, pk: int, rate_pk: int) -> HttpResponse:
+    """Stop pricing a meter on the plan: in place while the plan bills no one,
+    else from when the posted "Takes effect" says (a new version)."""
     plan = _get_plan(pk)
     rate = get_object_or_404(
         Rate.objects.select_related("meter"), pk=rate_pk, version=plan.current_version_id
     )
-    rate_delete(rate=rate)
-    messages.success(request, f"Rate for {rate.meter.label} deleted from {plan.name}.")
+    starts = None
+    if plan_in_use(plan):
+        form = _delete_form(rate, request.POST)
+        if not form.is_valid():
+            return _plan_page(request, plan, failed_delete=(rate.pk, form))
+        starts = form.cleaned_data["starts"]
+    before = plan.current_version_id
+    try:
+        version = rate_delete(rate=rate, starts=starts)
+    except ValidationError as exc:  # the plan's prices changed meanwhile
+        messages.error(request, " ".join(exc.messages))
+    else:
+        label = rate.meter.label
+        if version.pk == before:
+            messages.success(request, f"Rate for {label} deleted from {plan.name}.")
+        else:
+            messages.success(request, f"Rate for {label} deleted: {version_note(version, plan)}.")
     return redirect_after_write(request, reverse("pricing:detail", args=[plan.pk]))

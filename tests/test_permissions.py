@@ -56,7 +56,9 @@ MATRIX: dict[str, tuple[str | None, str | None]] = {
     "pricing:import": (ADMIN, ADMIN),
     "pricing:add_rate": (ADMIN, ADMIN),
     "pricing:matrix_row": (ADMIN, NOT_SERVED),
+    "pricing:edit_rate": (ADMIN, ADMIN),
     "pricing:delete_rate": (NOT_SERVED, ADMIN),
+    "pricing:version": (VIEWER, NOT_SERVED),
     # Customers and their invoices
     "customers:list": (VIEWER, NOT_SERVED),
     "customers:detail": (VIEWER, NOT_SERVED),
@@ -143,7 +145,7 @@ def url_kwargs() -> dict[str, dict[str, int]]:
     return {
         "meters": {"pk": guide.llm_tokens.pk},
         "meters:api_key_revoke": {"pk": key.pk},
-        "pricing": {"pk": guide.plan.pk, "rate_pk": guide.token_rate.pk},
+        "pricing": {"pk": guide.plan.pk, "rate_pk": guide.token_rate.pk, "number": 1},
         "customers": {"pk": guide.customer.pk, "assignment_pk": guide.assignment.pk},
         "invoices": {"pk": invoice.pk},
         "invoices:customer_billing": {"pk": guide.customer.pk},
@@ -212,7 +214,9 @@ def test_a_viewers_plan_page_has_no_add_rate_and_no_delete(client: Client, guide
 
     assert "Add rate" not in html
     assert "Delete rate" not in html
+    assert reverse("pricing:edit_rate", args=[guide.plan.pk, guide.api_rate.pk]) not in html
     assert "Export JSON" in html
+    assert "Price versions" in html
 
 
 def test_an_admins_plan_page_has_add_rate_and_delete(client: Client, guide: Any) -> None:
@@ -221,6 +225,7 @@ def test_an_admins_plan_page_has_add_rate_and_delete(client: Client, guide: Any)
 
     assert "Add rate" in html
     assert "Delete rate" in html
+    assert reverse("pricing:edit_rate", args=[guide.plan.pk, guide.api_rate.pk]) in html
 
 
 def test_an_operator_uploads_on_a_meter_page_but_creates_no_meter(
