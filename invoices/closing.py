@@ -41,6 +41,7 @@ from django.db.models import Exists, OuterRef, QuerySet
 
 from customers.models import PlanAssignment
 from invoices.builder import assignment_periods
+from invoices.credits import credit_grants_expire
 from invoices.models import Invoice, InvoiceDocument
 from invoices.services import (
     SYSTEM,
@@ -79,6 +80,9 @@ class CloseReport:
     # renders none itself; render_invoice_documents_task does, or the
     # first download.
     documents_pending: int = 0
+    # Expired credit grants written off (invoices.credits.credit_grants_expire),
+    # after the finalizations that could still draw them.
+    credits_expired: int = 0
 
 
 @dataclass(frozen=True)
@@ -114,7 +118,9 @@ def close_periods(
     if invite_helpers is not None and due:
         invite_helpers(len(due))
     finalized, failed = _finalize(due, now)
-    return CloseReport(created, finalized, failed, held, waiting, pending_documents().count())
+    expired = credit_grants_expire(now=now, actor=SYSTEM)
+    pending = pending_documents().count()
+    return CloseReport(created, finalized, failed, held, waiting, pending, expired)
 
 
 # Drafts ------------------------------------------------------------------------------

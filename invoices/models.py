@@ -89,6 +89,10 @@ class Invoice(models.Model):
         null=True, blank=True, help_text="The number of the plan's price version that priced it."
     )
     total = _amount(null=True, blank=True)
+    # Prepaid credit drawn at finalization (CreditLedgerEntry), and what is
+    # left to pay: total − credits_applied. Empty on a draft.
+    credits_applied = _amount(null=True, blank=True)
+    amount_due = _amount(null=True, blank=True)
     finalized_at = models.DateTimeField(null=True, blank=True)
 
     # Lifecycle after finalization (LIFECYCLE_FIELDS).
@@ -142,6 +146,13 @@ class Invoice(models.Model):
     @property
     def is_draft(self) -> bool:
         return self.status == self.Status.DRAFT
+
+    @property
+    def due(self) -> Decimal | None:
+        """What the invoice asks to be paid: its total less the credit it
+        drew (an invoice issued before credit existed asks its total)."""
+        due: Decimal | None = self.amount_due if self.amount_due is not None else self.total
+        return due
 
 
 # The columns a finalized invoice may still change, and the moves allowed.
@@ -299,3 +310,100 @@ class NumberSequence(models.Model):
 
 
 ZERO = Decimal(0)
+
+
+class CreditGrant(models.Model):
+    """Prepaid or promotional credit for a customer, in one currency, drawn by
+    their invoices at finalization (invoices/credits.py). Written once: what
+    happens to it afterwards (drawn, returned, expired, voided) is its ledger."""
+
+    class Kind(models.TextChoices):
+        PAID = "paid", "Paid"  # bought by the customer
+        PROMOTIONAL = "promotional", "Promotional"  # given
+
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="credit_grants")
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.PROMOTIONAL)
+    currency = models.CharField(max_length=3)
+    amount = _amount()
+    description = models.CharField(max_length=200)
+    # For a paid grant: the purchase it came from (an order or invoice number).
+    purchase_reference = models.CharField(max_length=200, blank=True)
+    effective_at = models.DateTimeField()
+    expires_at = models.DateTimeField(null=True, blank=True)
+    # 0-100, lower drawn first among grants expiring together (Stripe's convention).
+    priority = models.PositiveSmallIntegerField(default=50)
+    created_at = models.DateTimeField()
+    created_by = models.CharField(max_length=200)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="invoices_creditgrant_positive"),
+            models.CheckConstraint(
+                condition=Q(priority__lte=100), name="invoices_creditgrant_priority_range"
+            ),
+            models.CheckConstraint(
+                condition=Q(expires_at__isnull=True) | Q(expires_at__gt=models.F("effective_at")),
+                name="invoices_creditgrant_expires_after_effective",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.description} ({self.amount} {self.currency})"
+
+    def get_absolute_url(self) -> str:
+        return f"{self.customer.get_absolute_url()}#credit"
+
+
+class CreditLedgerEntry(models.Model):
+    """One movement of a grant's balance. Append-only (migration 0004): the
+    balance is the sum of the entries, and never goes below zero (services
+    draw under a lock on the grant row)."""
+
+    class Kind(models.TextChoices):
+        GRANTED = "granted", "Granted"
+        DRAWN = "drawn", "Drawn by an invoice"
+        RETURNED = "returned", "Returned by a voided invoice"
+        EXPIRED = "expired", "Expired"
+        VOIDED = "voided", "Voided"
+
+    # What each kind does to the balance.
+    SIGN = {
+        Kind.GRANTED: 1,
+        Kind.RETURNED: 1,
+        Kind.DRAWN: -1,
+        Kind.EXPIRED: -1,
+        Kind.VOIDED: -1,
+    }
+
+    grant = models.ForeignKey(CreditGrant, on_delete=models.PROTECT, related_name="entries")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    amount = _amount()
+    invoice = models.ForeignKey(
+        Invoice, on_delete=models.PROTECT, null=True, blank=True, related_name="credit_entries"
+    )
+    at = models.DateTimeField()
+    actor = models.CharField(max_length=200)
+    note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["at", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(amount__gt=0), name="invoices_creditledgerentry_positive"
+            ),
+            # An invoice draws from a grant once, and gives it back once.
+            models.UniqueConstraint(
+                fields=["grant", "invoice", "kind"],
+                condition=Q(kind__in=["drawn", "returned"]),
+                name="invoices_creditledgerentry_once_per_invoice",
+            ),
+            models.UniqueConstraint(
+                fields=["grant"],
+                condition=Q(kind="granted"),
+                name="invoices_creditledgerentry_granted_once",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.amount}"

@@ -44,6 +44,7 @@ from invoices.builder import (
     build_invoices,
     stored_period,
 )
+from invoices.credits import credits_draw, credits_return
 from invoices.late_usage import ISSUED, LateUsage, pending_late_usage
 from invoices.models import (
     CreditNote,
@@ -207,7 +208,7 @@ SNAPSHOT_FIELDS = [
     "usage_end", "usage_cutoff", "issue_date", "due_date", "net_terms_days", "customer_name",
     "customer_external_id", "customer_email", "customer_address", "seller_name",
     "seller_address", "plan_name", "plan_version", "billing_period", "currency", "total",
-    "finalized_at", "on_hold",
+    "credits_applied", "amount_due", "finalized_at", "on_hold",
 ]  # fmt: skip
 
 
@@ -245,6 +246,13 @@ def _snapshot(
     invoice.on_hold = False
 
 
+def _set_due(invoice: Invoice, credits_applied: Decimal) -> None:
+    """The credit drawn (invoices.credits) and what is left to pay."""
+    assert invoice.total is not None
+    invoice.credits_applied = credits_applied
+    invoice.amount_due = invoice.total - credits_applied
+
+
 def invoice_finalize(*, invoice: Invoice, now: datetime, actor: str) -> Invoice:
     """Issue the draft: stored lines, a gapless number, the snapshot, the
     dates. Idempotent: an invoice already finalized comes back unchanged."""
@@ -273,6 +281,8 @@ def invoice_finalize(*, invoice: Invoice, now: datetime, actor: str) -> Invoice:
         _snapshot(
             locked, ref, total=total, plan_version=content.plan_version, cutoff=cutoff, now=now
         )
+        [applied] = credits_draw([locked], [total], now=now, actor=actor)
+        _set_due(locked, applied)
         assert locked.issue_date is not None
         # Last, so the counter row is locked only until the COMMIT just below.
         locked.sequence = _next_sequence("invoice")
@@ -379,6 +389,10 @@ def invoice_finalize_batch(*, invoices: Sequence[int], now: datetime, actor: str
         for draft, ref, total, content in zip(locked, refs, totals, contents, strict=True):
             version = content.plan_version
             _snapshot(draft, ref, total=total, plan_version=version, cutoff=cutoff, now=now)
+        for draft, applied in zip(
+            locked, credits_draw(locked, totals, now=now, actor=actor), strict=True
+        ):
+            _set_due(draft, applied)
         # Last, so the counter row is locked only until the COMMIT just below.
         first = _next_sequences("invoice", len(locked))
         for n, draft in enumerate(locked):
@@ -434,8 +448,11 @@ def invoice_void(*, invoice: Invoice, reason: str, now: datetime, actor: str) ->
     reason = reason.strip()
     if not reason:
         raise ValidationError({"reason": "Say why the invoice is voided."})
-    return _move(invoice, Status.VOID, now=now, actor=actor, note=reason,
-                 voided_at=now, void_reason=reason)  # fmt: skip
+    with transaction.atomic():
+        voided = _move(invoice, Status.VOID, now=now, actor=actor, note=reason,
+                       voided_at=now, void_reason=reason)  # fmt: skip
+        credits_return(invoice=voided, now=now, actor=actor)
+    return voided
 
 
 def invoice_mark_paid(

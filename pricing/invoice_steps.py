@@ -289,7 +289,7 @@ def invoice_steps(
     tax_added = units([ln.tax for ln in step_lines if not _is_inclusive(ln)])
     subtotal = sum(line.remaining for line in lines)
     total = subtotal + tax_added
-    credits = _draw_credits(grants, total, issued_at, currency)
+    credits = _draw_credits(grants, total, (issued_at,), currency)
     credits_total = units([c.drawn for c in credits])
 
     def money(amount: int) -> Decimal:
@@ -487,8 +487,20 @@ def _tax_summary(lines: Sequence[StepLine]) -> tuple[TaxSummaryRow, ...]:
 
 
 # Step 5: credits, after tax, against the total; never below zero.
+def draw_credits(
+    grants: Sequence[CreditGrant], amount: Decimal, currency: str, *, usable_at: Sequence[datetime]
+) -> tuple[CreditDrawn, ...]:
+    """The credit step alone: what `grants` pay of `amount` (never more), in
+    `credit_order`, counting a grant that is usable at any of the instants
+    `usable_at` (finalization draws with the period's last instant and its
+    own, so a grant that covered the period pays for it even if it ended
+    during the grace period)."""
+    total = _checked_units(amount, currency, "the amount to pay")
+    return _draw_credits(grants, total, tuple(usable_at), currency)
+
+
 def _draw_credits(
-    grants: Sequence[CreditGrant], total: int, instant: datetime, currency: str
+    grants: Sequence[CreditGrant], total: int, instants: Sequence[datetime], currency: str
 ) -> tuple[CreditDrawn, ...]:
     exponent = minor_unit_exponent(currency)
     for grant in grants:
@@ -499,7 +511,9 @@ def _draw_credits(
         _checked_units(grant.balance, currency, f"credit grant {grant.id!r}")
         if any(t is not None and t.tzinfo is None for t in (grant.effective_at, grant.expires_at)):
             raise ValueError(f"credit grant {grant.id!r}: its times must be aware datetimes")
-    usable = sorted((g for g in grants if g.usable_at(instant)), key=credit_order)
+    usable = sorted(
+        (g for g in grants if any(g.usable_at(instant) for instant in instants)), key=credit_order
+    )
     drawn_from: list[CreditDrawn] = []
     left = total
     for grant in usable:

@@ -24,16 +24,18 @@ from time_machine import TimeMachineFixture
 
 from customers.models import Customer, PlanAssignment
 from invoices.closing import CloseReport, close_periods, drafts_create, finalize_due_drafts
+from invoices.credits import credit_grant_create, grant_balances
 from invoices.models import CreditNote, Invoice, InvoiceLine, InvoiceStatusChange, NumberSequence
 from invoices.services import SYSTEM, CreditRequest, credit_note_create, invoice_finalize
-from meters.services import meter_create
+from meters.services import events_ingest, meter_create
 from pricing.models import Plan
 from pricing.price_models import CellPrice
 from pricing.schema import RateDraft
 from pricing.selectors import plan_rates
 from pricing.services import rate_save
-from tests.factories import CUSTOMER_ID, guide_setup
+from tests.factories import CUSTOMER_ID, guide_records, guide_setup
 
+FEBRUARY = datetime(2025, 2, 15, 12, tzinfo=UTC)
 MARCH = datetime(2025, 3, 1, tzinfo=UTC)
 APRIL = datetime(2025, 4, 1, tzinfo=UTC)
 MID_MARCH = datetime(2025, 3, 15, 12, tzinfo=UTC)
@@ -273,3 +275,45 @@ def test_two_full_credit_notes_at_once_credit_the_invoice_once(
     assert number in answers
     refused = next(a for a in answers if a != number)
     assert "left to credit" in refused, refused
+
+
+@needs_postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_invoices_finalized_at_once_never_draw_the_same_credit(
+    time_machine: TimeMachineFixture,
+) -> None:
+    """February's and March's invoices of one customer, finalized by two
+    workers at the same moment, share $0.20 of credit: $0.14 and $0.06, in
+    whichever order, never $0.28."""
+    time_machine.move_to(MID_MARCH, tick=False)
+    for name in ("invoice", "credit_note"):
+        NumberSequence.objects.get_or_create(name=name)
+    guide = guide_setup(MID_MARCH, start_at=datetime(2025, 2, 1, tzinfo=UTC))
+    february = [dict(r, uniqueId=f"feb-{n}") for n, r in enumerate(guide_records(FEBRUARY))]
+    assert events_ingest(records=february, now=MID_MARCH).accepted == 4
+    credit = credit_grant_create(
+        customer=guide.customer,
+        amount=Decimal("0.20"),
+        currency="USD",
+        description="Launch credit",
+        effective_at=datetime(2025, 2, 1, tzinfo=UTC),
+        now=MID_MARCH,
+        actor="operator",
+    )
+    drafts_create(now=MID_MARCH)
+    drafts = iter(list(Invoice.objects.order_by("period_start")))
+    lock = threading.Lock()
+
+    def finalize_one() -> Decimal | None:
+        with lock:
+            draft = next(drafts)
+        return invoice_finalize(invoice=draft, now=AFTER_GRACE, actor=SYSTEM).credits_applied
+
+    applied = at_once(2, finalize_one)
+
+    assert sorted(a for a in applied if a is not None) == [Decimal("0.06"), Decimal("0.14")]
+    assert grant_balances([credit.pk]) == {credit.pk: Decimal(0)}
+    assert sorted(Invoice.objects.values_list("amount_due", flat=True)) == [
+        Decimal("0.00"),
+        Decimal("0.08"),
+    ]
