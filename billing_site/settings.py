@@ -105,6 +105,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django_htmx",
     "django_tables2",
+    "django_countries",
     "ninja",
     "axes",
     "meters",

@@ -19,8 +19,13 @@ from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
 
-from customers.customer_rules import customer_id_problem, customer_name_problem
-from customers.forms import BillingRules
+from customers.customer_rules import (
+    clean_tax_id,
+    customer_id_problem,
+    customer_name_problem,
+    tax_problems,
+)
+from customers.forms import BillingRules, tax_status_field
 from customers.models import Customer, PlanAssignment
 from customers.services import (
     END_BEFORE_START,
@@ -136,6 +141,8 @@ class CustomerAdminForm(BillingRules, forms.ModelForm):  # type: ignore[type-arg
     the rules the create page and the APIs use (the ID field is only on the
     add page)."""
 
+    tax_status = tax_status_field()
+
     class Meta:
         model = Customer
         fields = "__all__"
@@ -151,6 +158,19 @@ class CustomerAdminForm(BillingRules, forms.ModelForm):  # type: ignore[type-arg
         if problem := customer_name_problem(name):
             raise forms.ValidationError(problem)
         return name
+
+    def clean(self) -> dict[str, Any]:
+        data: dict[str, Any] = super().clean() or {}
+        country = str(data.get("country") or "").upper()
+        tax_id = clean_tax_id(str(data.get("tax_id") or ""), country)
+        tax_status = str(data.get("tax_status") or "")
+        data["tax_id"] = tax_id
+        for field, message in tax_problems(
+            country=country, tax_id=tax_id, tax_status=tax_status
+        ).items():
+            if field not in self.errors:
+                self.add_error(field, message)
+        return data
 
 
 @admin.register(Customer)

@@ -14,19 +14,31 @@ snapshot: several lines (each line break stored as "\\n"), at most
 MAX_BILLING_ADDRESS characters, no other control characters. Payment terms
 are a plan's rule (pricing.schema: a whole number of days up to
 MAX_NET_TERMS_DAYS), or none, to use the plan's.
+
+How the customer is taxed: a country (ISO 3166-1, django-countries), a tax
+ID (at most MAX_TAX_ID characters; for a customer in an EU member state, a
+valid EU VAT number, checked and stored compact by python-stdnum), and a tax
+status (pricing.invoice_steps.TaxStatus); a reverse-charge customer needs a
+tax ID, which the invoice must show.
 """
 
 from __future__ import annotations
 
 import re
 
+from django_countries import countries
+from stdnum.eu import vat
+from stdnum.exceptions import ValidationError as NumberError
+
 from meters.meter_rules import has_control_characters
 from meters.validation import MAX_ID_LENGTH, UNSTORABLE
+from pricing.invoice_steps import TaxStatus
 from pricing.schema import MAX_NET_TERMS_DAYS, net_terms_problem
 
 MAX_CUSTOMER_ID = MAX_ID_LENGTH
 MAX_CUSTOMER_NAME = 200  # Customer.name's column
 MAX_BILLING_ADDRESS = 1_000  # long enough for any postal address, short enough to print
+MAX_TAX_ID = 64  # Customer.tax_id's column
 
 LINE_BREAK = re.compile(r"\r\n?")
 
@@ -107,3 +119,37 @@ def billing_problems(*, billing_address: str, net_terms_days: object) -> dict[st
         "net_terms_days": net_terms_days_problem(net_terms_days),
     }
     return {field: message for field, message in problems.items() if message}
+
+
+def in_eu(country: str) -> bool:
+    return country.lower() in vat.MEMBER_STATES
+
+
+def clean_tax_id(tax_id: str, country: str) -> str:
+    """The tax ID as it is stored: stripped; an EU VAT number compact
+    (`DE 136 695 976` → `DE136695976`)."""
+    tax_id = tax_id.strip()
+    return vat.compact(tax_id) if tax_id and in_eu(country) else tax_id
+
+
+def tax_problems(*, country: str, tax_id: str, tax_status: str) -> dict[str, str]:
+    """Each broken tax rule's message by field name, for a cleaned tax ID."""
+    problems: dict[str, str] = {}
+    if country and country not in countries:
+        problems["country"] = f"{country!r} is not a country code (ISO 3166-1, e.g. DE)."
+    if len(tax_id) > MAX_TAX_ID:
+        problems["tax_id"] = f"A tax ID has at most {MAX_TAX_ID} characters."
+    elif has_control_characters(tax_id) or not _is_unicode(tax_id):
+        problems["tax_id"] = "A tax ID must be plain text."
+    elif tax_id and in_eu(country):
+        try:
+            vat.validate(tax_id)
+        except NumberError as exc:
+            name = countries.name(country)
+            problems["tax_id"] = f"This is not a valid EU VAT number for {name}: {exc}"
+    if tax_status not in TaxStatus.__members__.values():
+        choices = ", ".join(s.value for s in TaxStatus)
+        problems["tax_status"] = f"Choose one of {choices}."
+    elif tax_status == TaxStatus.REVERSE_CHARGE and not tax_id:
+        problems["tax_id"] = "A reverse-charge customer needs a tax ID: the invoice must show it."
+    return problems

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import MutableMapping
 from typing import Any
 
 from django import forms
@@ -7,6 +8,7 @@ from django import forms
 from customers.customer_rules import (
     MAX_BILLING_ADDRESS,
     MAX_CUSTOMER_NAME,
+    MAX_TAX_ID,
     billing_address_problem,
     clean_billing_address,
     customer_id_problem,
@@ -14,11 +16,12 @@ from customers.customer_rules import (
     net_terms_days_problem,
 )
 from customers.models import Customer
+from pricing.invoice_steps import TaxStatus
 from pricing.models import Plan
 from pricing.schema import MAX_NET_TERMS_DAYS
 
 DATETIME_INPUT = "%Y-%m-%dT%H:%M"
-BILLING_FIELDS = ("billing_address", "net_terms_days")
+BILLING_FIELDS = ("billing_address", "net_terms_days", "country", "tax_id", "tax_status")
 
 
 def _billing_address_field() -> forms.CharField:
@@ -45,6 +48,37 @@ def _net_terms_days_field() -> forms.IntegerField:
     )
 
 
+def _country_field() -> forms.Field:
+    field = Customer._meta.get_field("country").formfield(required=False)
+    assert field is not None
+    field.help_text = (
+        "Where the customer is, for tax; in the EU the tax ID is checked as a VAT number."
+    )
+    return field
+
+
+def _tax_id_field() -> forms.CharField:
+    return forms.CharField(
+        label="Tax ID",
+        required=False,
+        max_length=MAX_TAX_ID,
+        help_text="The customer's VAT or tax number, printed on invoices (required for "
+        "reverse charge).",
+    )
+
+
+def tax_status_field() -> forms.ChoiceField:
+    return forms.ChoiceField(
+        label="Tax status",
+        required=False,  # none chosen: as stored, else taxable (BillingRules)
+        choices=[(s.value, s.label) for s in TaxStatus],
+        initial=TaxStatus.TAXABLE,
+        widget=forms.RadioSelect,
+        help_text="Exempt and reverse-charge customers are charged no tax; reverse charge "
+        "notes on the invoice that the customer accounts for it.",
+    )
+
+
 class BillingRules:
     """The billing address and payment terms checked by customers.customer_rules
     (a mixin of the create and edit forms)."""
@@ -57,6 +91,12 @@ class BillingRules:
             raise forms.ValidationError(problem)
         return address
 
+    initial: MutableMapping[str, Any]
+
+    def clean_tax_status(self) -> str:
+        chosen: str = self.cleaned_data["tax_status"]
+        return chosen or str(self.initial.get("tax_status") or TaxStatus.TAXABLE)
+
     def clean_net_terms_days(self) -> int | None:
         days: int | None = self.cleaned_data["net_terms_days"]
         if problem := net_terms_days_problem(days):
@@ -65,8 +105,15 @@ class BillingRules:
 
 
 class CustomerForm(BillingRules, forms.ModelForm[Customer]):
+    """The create page. The tax details' rules need each other (a VAT number
+    is checked for the country), so customers.services.customer_create checks
+    them, and the view puts each problem on its field."""
+
     billing_address = _billing_address_field()
     net_terms_days = _net_terms_days_field()
+    country = _country_field()
+    tax_id = _tax_id_field()
+    tax_status = tax_status_field()
 
     class Meta:
         model = Customer
@@ -114,6 +161,9 @@ class CustomerEditForm(BillingRules, forms.Form):
     )
     billing_address = _billing_address_field()
     net_terms_days = _net_terms_days_field()
+    country = _country_field()
+    tax_id = _tax_id_field()
+    tax_status = tax_status_field()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

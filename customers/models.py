@@ -3,7 +3,9 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import F, Q
 from django.urls import reverse
+from django_countries.fields import CountryField
 
+from pricing.invoice_steps import TaxStatus
 from pricing.models import Plan
 
 
@@ -26,6 +28,20 @@ class Customer(models.Model):
     )
     billing_address = models.TextField(
         blank=True, help_text="Printed on invoices as the customer's address."
+    )
+    # How the customer is taxed (customers.customer_rules.tax_problems).
+    country = CountryField(blank=True, help_text="Where the customer is, for tax.")
+    tax_id = models.CharField(
+        "tax ID",
+        max_length=64,
+        blank=True,
+        help_text="The customer's VAT or tax number, printed on invoices.",
+    )
+    tax_status = models.CharField(
+        max_length=20,
+        choices=[(s.value, s.label) for s in TaxStatus],
+        default=TaxStatus.TAXABLE,
+        help_text="Exempt and reverse-charge customers are charged no tax.",
     )
     created_by_ingestion = models.BooleanField(
         default=False,

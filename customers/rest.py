@@ -26,6 +26,7 @@ from customers.services import (
     plan_assign,
 )
 from meters.rest import aware
+from pricing.invoice_steps import TaxStatus
 from pricing.models import Plan
 from pricing.schema import MAX_NET_TERMS_DAYS
 
@@ -51,12 +52,27 @@ BILLING_ADDRESS = Field(
 )
 
 
+COUNTRY = Field("", description="ISO 3166-1 alpha-2 code (DE), for tax; empty: unknown.")
+TAX_ID = Field(
+    "",
+    description="VAT or tax number, printed on invoices; for a customer in the EU, a valid EU "
+    "VAT number (stored compact). Required for reverse charge.",
+)
+TAX_STATUS = Field(
+    TaxStatus.TAXABLE.value,
+    description="taxable, exempt or reverse_charge (no tax charged; the customer accounts for it).",
+)
+
+
 class CustomerIn(Schema):
     name: str
     customer_id: str  # your own ID; usage events send it as customerId
     email: str = ""
     billing_address: str = BILLING_ADDRESS
     net_terms_days: StrictInt | None = NET_TERMS_DAYS
+    country: str = COUNTRY
+    tax_id: str = TAX_ID
+    tax_status: str = TAX_STATUS
 
 
 class CustomerOut(Schema):
@@ -66,9 +82,16 @@ class CustomerOut(Schema):
     email: str
     billing_address: str
     net_terms_days: int | None
+    country: str
+    tax_id: str
+    tax_status: str
     enabled: bool
     created_by_ingestion: bool
     created_at: datetime
+
+    @staticmethod
+    def resolve_country(customer: Customer) -> str:
+        return str(customer.country.code or "")
 
 
 class CustomerPage(Schema):
@@ -148,6 +171,8 @@ def customer_add(request: HttpRequest, payload: CustomerIn) -> Status[Customer]:
     (the create page's rules, customers.customer_rules). `billing_address`
     (at most 1,000 characters, lines separated by `\\n`) is printed on
     invoices; `net_terms_days` (0 to 365) replaces the plan's payment terms.
+    `country`, `tax_id` and `tax_status` say how the customer is taxed (an EU
+    customer's tax ID must be a valid VAT number; reverse charge needs one).
     A broken rule, or an ID taken even by a request at the same moment, is a
     400 naming the field."""
     return Status(201, customer_create(**payload.model_dump()))
@@ -162,12 +187,16 @@ class CustomerPatch(Schema):
     email: str | None = None
     billing_address: str | None = None
     net_terms_days: StrictInt | None = None
+    country: str | None = None
+    tax_id: str | None = None
+    tax_status: str | None = None
 
 
 @router.patch("/customers/{id}", response=CustomerOut, summary="Change a customer")
 def customer_change(request: HttpRequest, pk: ObjectId, payload: CustomerPatch) -> Customer:
-    """Change the customer's `name`, `email`, `billing_address` and/or
-    `net_terms_days` (a field left out keeps its value; `"net_terms_days":
+    """Change the customer's `name`, `email`, `billing_address`,
+    `net_terms_days`, `country`, `tax_id` and/or `tax_status` (a field left
+    out keeps its value; `"net_terms_days":
     null` returns the customer to the plan's terms). The create rules apply;
     a broken one is a 400 naming the field, and nothing changes. The customer
     ID is fixed, since usage events carry it: sending it is a 422."""
@@ -181,6 +210,9 @@ def customer_change(request: HttpRequest, pk: ObjectId, payload: CustomerPatch) 
         email=email,
         billing_address=KEEP if payload.billing_address is None else payload.billing_address,
         net_terms_days=payload.net_terms_days if "net_terms_days" in given else KEEP,
+        country=KEEP if payload.country is None else payload.country,
+        tax_id=KEEP if payload.tax_id is None else payload.tax_id,
+        tax_status=KEEP if payload.tax_status is None else payload.tax_status,
     )
 
 

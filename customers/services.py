@@ -13,10 +13,13 @@ from django.db.models import Q
 from customers.customer_rules import (
     billing_problems,
     clean_billing_address,
+    clean_tax_id,
     customer_name_problem,
     customer_problems,
+    tax_problems,
 )
 from customers.models import Customer, PlanAssignment
+from pricing.invoice_steps import TaxStatus
 from pricing.models import Plan
 
 
@@ -44,6 +47,9 @@ def customer_create(
     email: str = "",
     billing_address: str = "",
     net_terms_days: int | None = None,
+    country: str = "",
+    tax_id: str = "",
+    tax_status: str = TaxStatus.TAXABLE,
 ) -> Customer:
     """Create a customer held to customers.customer_rules (every broken rule
     at once, by field). A taken ID is refused with the same message whether
@@ -51,8 +57,11 @@ def customer_create(
     creating the same ID) finds it."""
     customer_id, name = customer_id.strip(), name.strip()
     billing_address = clean_billing_address(billing_address)
-    problems = customer_problems(customer_id=customer_id, name=name) | billing_problems(
-        billing_address=billing_address, net_terms_days=net_terms_days
+    tax = _tax_fields(country, tax_id, tax_status)
+    problems = (
+        customer_problems(customer_id=customer_id, name=name)
+        | billing_problems(billing_address=billing_address, net_terms_days=net_terms_days)
+        | tax_problems(**tax)
     )
     if problems:
         raise ValidationError(problems)
@@ -62,6 +71,7 @@ def customer_create(
         email=email.strip(),
         billing_address=billing_address,
         net_terms_days=net_terms_days,
+        **tax,
     )
     customer.full_clean()
     try:
@@ -85,6 +95,16 @@ def _checked_email(customer: Customer, email: str) -> str:
     return email
 
 
+def _tax_fields(country: str, tax_id: str, tax_status: str) -> dict[str, str]:
+    """The tax details as stored (customers.customer_rules), not yet checked."""
+    country = str(country).strip().upper()
+    return {
+        "country": country,
+        "tax_id": clean_tax_id(tax_id, country),
+        "tax_status": tax_status,
+    }
+
+
 class Stored(Enum):
     """A field customer_update leaves as it is stored (`KEEP`)."""
 
@@ -102,9 +122,12 @@ def customer_update(
     email: str,
     billing_address: str | Stored = KEEP,
     net_terms_days: int | None | Stored = KEEP,
+    country: str | Stored = KEEP,
+    tax_id: str | Stored = KEEP,
+    tax_status: str | Stored = KEEP,
 ) -> Customer:
     """Change the customer's name and email, and (unless KEEP) their billing
-    address and payment terms (None: the plan's), held to the create rules
+    address, payment terms (None: the plan's) and tax details, held to the create rules
     (customers.customer_rules, the email field's validators); every broken
     rule at once, by field, and nothing changes unless all hold.
 
@@ -118,6 +141,11 @@ def customer_update(
     if isinstance(net_terms_days, Stored):
         net_terms_days = customer.net_terms_days
     address, days = clean_billing_address(billing_address), net_terms_days
+    tax = _tax_fields(
+        str(customer.country.code or "") if isinstance(country, Stored) else country,
+        customer.tax_id if isinstance(tax_id, Stored) else tax_id,
+        customer.tax_status if isinstance(tax_status, Stored) else tax_status,
+    )
     problems: dict[str, list[str]] = {}
     if name_problem := customer_name_problem(name):
         problems["name"] = [name_problem]
@@ -125,12 +153,15 @@ def customer_update(
         email = _checked_email(customer, email)
     except ValidationError as exc:
         problems.update(exc.message_dict)
-    for field, message in billing_problems(billing_address=address, net_terms_days=days).items():
+    billing = billing_problems(billing_address=address, net_terms_days=days)
+    for field, message in (billing | tax_problems(**tax)).items():
         problems[field] = [message]
     if problems:
         raise ValidationError(problems)
     customer.name, customer.email = name, email
     customer.billing_address, customer.net_terms_days = address, days
+    for field, value in tax.items():
+        setattr(customer, field, value)
     customer.created_by_ingestion = False
     customer.save(
         update_fields=[
@@ -138,6 +169,7 @@ def customer_update(
             "email",
             "billing_address",
             "net_terms_days",
+            *tax,
             "created_by_ingestion",
         ]
     )

@@ -49,9 +49,22 @@ class DiscountKind(StrEnum):
 
 
 class TaxStatus(StrEnum):
+    """The one definition: Customer.tax_status is built from it."""
+
     TAXABLE = "taxable"
     EXEMPT = "exempt"
     REVERSE_CHARGE = "reverse_charge"  # no tax charged: the customer accounts for it
+
+    @property
+    def label(self) -> str:
+        return TAX_STATUS_LABELS[self]
+
+
+TAX_STATUS_LABELS = {
+    TaxStatus.TAXABLE: "Taxable",
+    TaxStatus.EXEMPT: "Exempt",
+    TaxStatus.REVERSE_CHARGE: "Reverse charge",
+}
 
 
 TAX_NOTES: dict[TaxStatus, str] = {

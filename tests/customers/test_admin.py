@@ -45,6 +45,7 @@ def inline_data(customer: Customer, rows: list[dict[str, str]], initial: int) ->
     data = {
         "name": customer.name,
         "email": customer.email,
+        "tax_status": customer.tax_status,  # a select: the browser always sends it
         "assignments-TOTAL_FORMS": str(len(rows)),
         "assignments-INITIAL_FORMS": str(initial),
         "assignments-MIN_NUM_FORMS": "0",
