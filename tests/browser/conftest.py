@@ -37,6 +37,31 @@ def settle(page, debounce_ms: int = 0) -> None:  # type: ignore[no-untyped-def]
     expect(page.locator(HTMX_BUSY)).to_have_count(0)
 
 
+PASSWORD = "a-long-test-password"
+
+
+def log_in(page, role: str | None = None) -> None:  # type: ignore[no-untyped-def]
+    """Create a user, a superuser named "operator" or one with `role` named
+    after it ("billing-operator"), and log in as them through the login page,
+    as a person would."""
+    from django.contrib.auth.models import User
+
+    from billing_site.services import user_create
+
+    username = "operator" if role is None else role.lower().replace(" ", "-")
+    if role is None:
+        User.objects.create_superuser(username, f"{username}@example.com", PASSWORD)
+    else:
+        user_create(
+            username=username, email=f"{username}@example.com", password=PASSWORD, role=role
+        )
+    page.goto("/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("navigation", name="Main").wait_for()
+
+
 def chromium_path() -> str | None:
     return os.environ.get("CHROMIUM_PATH") or shutil.which("chromium")
 

@@ -10,10 +10,9 @@ import re
 from pathlib import Path
 
 import pytest
-from django.contrib.auth.models import User
 from pypdf import PdfReader
 
-from tests.browser.conftest import settle
+from tests.browser.conftest import log_in, settle
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -32,14 +31,6 @@ MATRIX = [
 
 def nav(page, section: str) -> None:
     page.get_by_role("navigation", name="Main").get_by_role("link", name=section).click()
-
-
-def log_in(page) -> None:
-    User.objects.create_superuser("operator", "operator@example.com", "a-long-test-password")
-    page.goto("/")
-    page.get_by_label("Username").fill("operator")
-    page.get_by_label("Password").fill("a-long-test-password")
-    page.get_by_role("button", name="Log in").click()
 
 
 def create_meter(page, label: str, api_name: str, dimensions: list[str]) -> None:

@@ -16,15 +16,13 @@ from django.urls import reverse
 from django.utils import timezone
 
 from billing_site.roles import ADMIN, OPERATOR, VIEWER
-from billing_site.services import user_create
 from invoices.closing import close_periods
 from invoices.models import Invoice
-from tests.browser.conftest import settle
+from tests.browser.conftest import log_in, settle
 from tests.factories import guide_setup, month_start
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-PASSWORD = "a-long-test-password"
 PHONE = {"width": 390, "height": 844}
 
 
@@ -53,16 +51,6 @@ def billed_last_month() -> Billed:
     draft = Invoice.objects.get(period_start=this_month)
     assert (issued.status, draft.status) == (Invoice.Status.OPEN, Invoice.Status.DRAFT)
     return Billed(issued, draft)
-
-
-def log_in(page, role: str) -> None:  # type: ignore[no-untyped-def]
-    username = role.lower().replace(" ", "-")
-    user_create(username=username, email=f"{username}@example.com", password=PASSWORD, role=role)
-    page.goto("/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.get_by_role("navigation", name="Main").wait_for()
 
 
 def log_out(page) -> None:  # type: ignore[no-untyped-def]

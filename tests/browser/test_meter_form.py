@@ -4,21 +4,11 @@ is Unique count (static/js/app.js), also after HTMX re-renders the form."""
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth.models import User
 from playwright.sync_api import expect
 
-from tests.browser.conftest import settle
+from tests.browser.conftest import log_in, settle
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def log_in(page) -> None:  # type: ignore[no-untyped-def]
-    User.objects.create_superuser("admin", "admin@example.com", "a-long-test-password")
-    page.goto("/")
-    page.get_by_label("Username").fill("admin")
-    page.get_by_label("Password").fill("a-long-test-password")
-    page.get_by_role("button", name="Log in").click()
-    page.get_by_role("navigation", name="Main").wait_for()
 
 
 def test_unique_dimension_shows_only_for_a_unique_count_meter(page) -> None:  # type: ignore[no-untyped-def]

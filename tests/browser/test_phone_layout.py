@@ -7,28 +7,18 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from django.contrib.auth.models import User
 from django.urls import reverse
 from django.utils import timezone
 
 from meters.models import RejectedRecord
 from meters.services import events_ingest, meter_create
 from pricing.services import plan_create
-from tests.browser.conftest import settle
+from tests.browser.conftest import log_in, settle
 from tests.factories import Guide, guide_setup
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 PHONE = {"width": 390, "height": 844}
-
-
-def log_in(page) -> None:  # type: ignore[no-untyped-def]
-    User.objects.create_superuser("operator", "operator@example.com", "a-long-test-password")
-    page.goto("/")
-    page.get_by_label("Username").fill("operator")
-    page.get_by_label("Password").fill("a-long-test-password")
-    page.get_by_role("button", name="Log in").click()
-    page.get_by_role("navigation", name="Main").wait_for()
 
 
 def seeded() -> Guide:

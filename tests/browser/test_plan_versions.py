@@ -10,24 +10,14 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from django.contrib.auth.models import User
 from django.utils import timezone
 
 from pricing.models import PlanVersion
 from pricing.selectors import version_rates
-from tests.browser.conftest import settle
+from tests.browser.conftest import log_in, settle
 from tests.factories import guide_setup
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def log_in(page) -> None:  # type: ignore[no-untyped-def]
-    User.objects.create_superuser("operator", "operator@example.com", "a-long-test-password")
-    page.goto("/")
-    page.get_by_label("Username").fill("operator")
-    page.get_by_label("Password").fill("a-long-test-password")
-    page.get_by_role("button", name="Log in").click()
-    page.get_by_role("navigation", name="Main").wait_for()
 
 
 def test_a_price_change_from_the_current_period_makes_version_2(  # type: ignore[no-untyped-def]

@@ -8,11 +8,11 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from django.contrib.auth.models import User
 
 from meters.services import meter_create
 from pricing.models import Rate
 from pricing.services import plan_create
+from tests.browser.conftest import log_in
 from tests.browser.conftest import settle as htmx_idle
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -23,15 +23,6 @@ TIERS = [("5", "5"), ("10", "4"), ("15", "3"), ("20", "2"), ("", "1")]
 def settle(page) -> None:  # type: ignore[no-untyped-def]
     """HTMX idle, including a preview waiting out its 300 ms typing delay."""
     htmx_idle(page, debounce_ms=400)
-
-
-def log_in(page) -> None:
-    User.objects.create_superuser("operator", "operator@example.com", "a-long-test-password")
-    page.goto("/")
-    page.get_by_label("Username").fill("operator")
-    page.get_by_label("Password").fill("a-long-test-password")
-    page.get_by_role("button", name="Log in").click()
-    page.get_by_role("navigation", name="Main").wait_for()
 
 
 def test_graduated_rate_with_a_live_preview(page, artifacts: Path) -> None:
