@@ -207,6 +207,7 @@ class RateAdmin(ReadOnlyAdmin[Rate]):
         "dimensions",
         "minimum",
         "fee",
+        "first_tier_fee_at_zero",
         "created_at",
         "edit_in_app",
     ]

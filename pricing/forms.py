@@ -22,8 +22,9 @@ from meters.models import Meter
 from pricing.models import Plan, PlanVersion, Rate
 from pricing.money import format_quantity, format_unit_price
 from pricing.periods import BillingAnchor, LateUsagePolicy
-from pricing.price_models import PriceModel
+from pricing.price_models import TIERED_MODELS, PriceModel
 from pricing.rate_forms import (
+    AT_ZERO,
     MatrixRow,
     PriceEditor,
     friendly,
@@ -32,6 +33,7 @@ from pricing.rate_forms import (
 )
 from pricing.schema import (
     DEFAULT_BILLING_ANCHOR,
+    DEFAULT_FIRST_TIER_FEE_AT_ZERO,
     DEFAULT_GRACE_PERIOD_HOURS,
     DEFAULT_LATE_USAGE_POLICY,
     DEFAULT_NET_TERMS_DAYS,
@@ -291,6 +293,12 @@ class RateForm(ChangeStartForm):
         help_text="A flat fee every billing period, prorated when a customer starts or "
         "leaves mid-period. Leave empty for none.",
     )
+    first_tier_fee_at_zero = forms.BooleanField(
+        label="Charge the first tier’s flat fee even at zero usage",
+        required=False,
+        help_text="As Stripe and OpenMeter do: a period without usage still costs the first "
+        "tier’s flat fee. Off: no usage, no charge.",
+    )
 
     def __init__(
         self,
@@ -303,6 +311,11 @@ class RateForm(ChangeStartForm):
     ) -> None:
         self.plan = plan
         self.rate = rate
+        self.first_tier_fee_value = self._posted_at_zero(data if data is not None else draft)
+        if data is not None and AT_ZERO not in data:
+            # A post without the choice (a client predating it) keeps the rate's.
+            data = data.copy()
+            data[AT_ZERO] = "true" if self.first_tier_fee_value else "false"
         self.source = data if data is not None else draft
         if rate is not None:
             self.available_meters = [rate.meter]
@@ -382,6 +395,24 @@ class RateForm(ChangeStartForm):
     def asks_start(self) -> bool:
         return "starts" in self.fields
 
+    @property
+    def shows_first_tier_fee(self) -> bool:
+        """Whether tiers are in play, so the zero-usage choice is shown: a
+        tiered rate model, or a matrix (any row may be priced in tiers, and a
+        row's model changes in the page without a request)."""
+        return self.rate_model_value in TIERED_MODELS or self.is_matrix
+
+    def _posted_at_zero(self, source: QueryDict | None) -> bool:
+        """The zero-usage choice as posted: the editor always posts it (a
+        hidden "false" before the checkbox, whose "on" comes last when ticked;
+        or the value alone while the choice is hidden). Not posted: the
+        stored rate's choice, or the default for a new rate."""
+        if source is None or AT_ZERO not in source:
+            if self.rate is not None:
+                return self.rate.first_tier_fee_at_zero
+            return DEFAULT_FIRST_TIER_FEE_AT_ZERO
+        return str(source.get(AT_ZERO, "")).strip().lower() in ("on", "true", "1")
+
     def _chosen_meter(self, source: QueryDict | None) -> Meter | None:
         if self.rate is not None:
             return self.rate.meter
@@ -413,6 +444,7 @@ class RateForm(ChangeStartForm):
             initial["has_default_price"] = bool(draft.get("has_default_price"))
             for name in ("minimum_charge", "base_fee"):
                 initial[name] = draft.get(name, "")
+        initial[AT_ZERO] = self.first_tier_fee_value
         return initial
 
     def _add_tier(self, tiers_id: str) -> None:
@@ -434,6 +466,7 @@ class RateForm(ChangeStartForm):
             "model": self.rate_model_value,
             "minimum_charge": self._typed("minimum_charge") or None,
             "base_fee": self._typed("base_fee") or None,
+            AT_ZERO: self.first_tier_fee_value,
         }
         if self.rate_model_value != DIMENSIONS:
             doc["price"] = self.price.document()

@@ -11,6 +11,7 @@ from pricing import periods, price_models, versions
 from pricing.money import CURRENCIES, format_quantity
 from pricing.schema import (
     DEFAULT_BILLING_ANCHOR,
+    DEFAULT_FIRST_TIER_FEE_AT_ZERO,
     DEFAULT_GRACE_PERIOD_HOURS,
     DEFAULT_LATE_USAGE_POLICY,
     DEFAULT_NET_TERMS_DAYS,
@@ -158,6 +159,14 @@ class Rate(models.Model):
         blank=True,
         help_text="A flat fee per billing period, prorated when the plan starts or ends "
         "inside the period.",
+    )
+    # The default is pricing.schema's (its one definition); rates stored
+    # before the field existed were set to False by migration 0009.
+    first_tier_fee_at_zero = models.BooleanField(
+        "first tier's flat fee at zero usage",
+        default=DEFAULT_FIRST_TIER_FEE_AT_ZERO,
+        help_text="Tiered prices charge their first tier's flat fee even in a period "
+        "without usage (as Stripe and OpenMeter do). Off: no usage, no charge.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
 

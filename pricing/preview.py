@@ -14,7 +14,7 @@ from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 
 from pricing.money import format_quantity, format_unit_price
-from pricing.price_models import ONE, CellPrice, Tier
+from pricing.price_models import ONE, CellPrice, Tier, charges_at_zero
 from pricing.rating import (
     LineKind,
     PricedLine,
@@ -42,6 +42,7 @@ def draft_spec(draft: RateDraft, meter_label: str) -> RateSpec:
         default_cell=draft.default_price,
         minimum_charge=draft.minimum_charge,
         flat_fee=draft.base_fee,
+        first_tier_fee_at_zero=draft.first_tier_fee_at_zero,
     )
 
 
@@ -98,7 +99,9 @@ def price_usage(
 def _explain(line: PricedLine, currency: str) -> str:
     if line.explanation or line.kind is not LineKind.USAGE:
         return line.explanation
-    assert line.unit_price is not None  # a plain per-unit line
+    if line.unit_price is None:  # tiers or a package at zero usage, nothing charged
+        return "No usage, no charge"
+    # A plain per-unit line.
     return f"{format_quantity(line.quantity)} × {format_unit_price(line.unit_price, currency)}"
 
 
@@ -145,11 +148,27 @@ class RateDefinition:
     default: PriceView | None
     minimum_charge: Decimal | None
     base_fee: Decimal | None
+    first_tier_fee_at_zero: bool
 
     @property
     def single(self) -> PriceView | None:
         """The price of a rate without dimensions."""
         return self.cells[0][1] if not self.dimensions and self.cells else None
+
+    @property
+    def zero_usage(self) -> str:
+        """What a period without usage costs, where the rate's choice changes
+        it (a tiered price whose first tier has a flat fee); "" elsewhere."""
+        views = [view for _, view in self.cells] + ([self.default] if self.default else [])
+        if not any(charges_at_zero(view.price, True) for view in views):
+            return ""
+        if self.first_tier_fee_at_zero:
+            return "The first tier’s flat fee is charged even at zero usage."
+        return "No usage, no charge: a tier’s flat fee is charged once usage reaches it."
+
+    @property
+    def has_facts(self) -> bool:
+        return bool(self.minimum_charge or self.base_fee or self.zero_usage)
 
 
 def price_view(price: CellPrice) -> PriceView:
@@ -163,4 +182,5 @@ def rate_definition(draft: RateDraft) -> RateDefinition:
         default=price_view(draft.default_price) if draft.default_price else None,
         minimum_charge=draft.minimum_charge,
         base_fee=draft.base_fee,
+        first_tier_fee_at_zero=draft.first_tier_fee_at_zero,
     )

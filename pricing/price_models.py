@@ -10,10 +10,14 @@ Rules (docs/PRICING.md has worked examples):
 - Graduated: each unit is priced by the tier it falls in; the flat fee of every
   tier that billable usage reaches is added. Volume: the tier holding the whole
   billable quantity prices every unit, plus that tier's flat fee.
-- Zero billable usage costs nothing under every model: a tier's flat fee is a
-  charge for usage that reaches the tier, not a base fee (that is the rate's
-  recurring fee). Fractional quantities are priced as they are (2.5 units at
-  $2 = $5), except packages, which count whole blocks.
+- Zero billable usage costs nothing under every model, with one exception a
+  rate chooses (`first_tier_fee_at_zero`): a tiered price then charges its
+  first tier's flat fee even at zero billable units, as Stripe and OpenMeter
+  do (0 units are in the first tier, whose bounds start at 0). Without it, a
+  tier's flat fee is a charge for usage that reaches the tier, and a charge for
+  merely being on the plan is the rate's base fee. Other models ignore the
+  choice. Fractional quantities are priced as they are (2.5 units at $2 = $5),
+  except packages, which count whole blocks.
 - Package: blocks of `package_size` units at `package_price` each; a partial
   block counts as a whole one (rounding "up", the default) or not at all ("down").
 - Exact at every size the schema allows: the arithmetic runs in money.EXACT
@@ -69,6 +73,8 @@ PACKAGE_ROUNDING_LABELS = {
     PackageRounding.UP: "A partial package counts as a whole one",
     PackageRounding.DOWN: "A partial package is free",
 }
+
+TIERED_MODELS = frozenset({PriceModel.GRADUATED, PriceModel.VOLUME})
 
 
 @dataclass(frozen=True)
@@ -133,17 +139,38 @@ def package_blocks(price: CellPrice, quantity: Decimal) -> Decimal:
     return whole + 1 if rest and price.package_rounding is PackageRounding.UP else whole
 
 
+def charges_at_zero(price: CellPrice, first_tier_fee_at_zero: bool) -> bool:
+    """Whether zero billable units still cost something: only a tiered price
+    whose first tier has a flat fee, on a rate that charges it at zero."""
+    return (
+        first_tier_fee_at_zero
+        and price.model in TIERED_MODELS
+        and bool(price.tiers)
+        and bool(price.tiers[0].flat_fee)
+    )
+
+
+def graduated_spans(price: CellPrice, units: Decimal) -> list[tuple[Tier, Decimal]]:
+    """The graduated tiers `units` reach (tier_spans); zero units sit in the
+    first tier, which prices them only when its fee is charged at zero."""
+    return tier_spans(price.tiers, units) or [(price.tiers[0], ZERO)]
+
+
 @exactly
-def exact_amount(price: CellPrice, quantity: Decimal) -> Decimal:
-    """The unrounded charge for `quantity` units at `price`."""
+def exact_amount(
+    price: CellPrice, quantity: Decimal, *, first_tier_fee_at_zero: bool = False
+) -> Decimal:
+    """The unrounded charge for `quantity` units at `price`. With
+    `first_tier_fee_at_zero` (the rate's choice), a tiered price charges its
+    first tier's flat fee even at zero billable units."""
     units = billable(price, quantity)
-    if units == 0:
+    if units == 0 and not charges_at_zero(price, first_tier_fee_at_zero):
         return ZERO
     if price.model is PriceModel.PER_UNIT:
         return units * price.unit_price
     if price.model is PriceModel.GRADUATED:
         return sum(
-            (n * tier.unit_price + tier.flat_fee for tier, n in tier_spans(price.tiers, units)),
+            (n * tier.unit_price + tier.flat_fee for tier, n in graduated_spans(price, units)),
             ZERO,
         )
     if price.model is PriceModel.VOLUME:
@@ -152,22 +179,29 @@ def exact_amount(price: CellPrice, quantity: Decimal) -> Decimal:
     return package_blocks(price, units) * price.package_price
 
 
-def explain(price: CellPrice, quantity: Decimal, show: Callable[[Decimal], str] = str) -> str:
+def explain(
+    price: CellPrice,
+    quantity: Decimal,
+    show: Callable[[Decimal], str] = str,
+    *,
+    first_tier_fee_at_zero: bool = False,
+) -> str:
     """How the amount was reached, in words an invoice reader follows:
-    `5 × $5 + 1 × $4`, `6 × $4 (tier up to 10)`, `2 packages of 100 × $9`.
+    `5 × $5 + 1 × $4`, `6 × $4 (tier up to 10)`, `2 packages of 100 × $9`,
+    and at zero usage with the first tier's fee charged `0 × $5 + $10`.
     `show` formats a price (e.g. with the currency)."""
     qty = format_quantity
     units = billable(price, quantity)
     parts: list[str] = []
     if price.free_units and quantity > 0:
         parts.append(f"{qty(min(quantity, price.free_units))} free")
-    if units == 0:
+    if units == 0 and not charges_at_zero(price, first_tier_fee_at_zero):
         return "; ".join(parts)
     if price.model is PriceModel.PER_UNIT:
         parts.append(f"{qty(units)} × {show(price.unit_price)}")
     elif price.model is PriceModel.GRADUATED:
         steps = []
-        for tier, n in tier_spans(price.tiers, units):
+        for tier, n in graduated_spans(price, units):
             fee = f" + {show(tier.flat_fee)}" if tier.flat_fee else ""
             steps.append(f"{qty(n)} × {show(tier.unit_price)}{fee}")
         parts.append(" + ".join(steps))

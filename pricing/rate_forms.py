@@ -12,6 +12,9 @@ matrix default and "m<key>-" for a matrix row (its key is the row's hidden
     <p>package_size <p>package_price <p>package_rounding
     <p>tier-up_to <p>tier-unit_price <p>tier-flat_fee   (one of each per tier, in order)
     m<key>-dim-<dimension>
+
+and the rate's own `first_tier_fee_at_zero` ("true"/"false"; a ticked checkbox
+posts "on" after a hidden "false").
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ ROUNDINGS: list[tuple[str, str]] = [(r.value, r.label) for r in PriceCell.Packag
 MAX_KEY_LENGTH = 1000
 ROW_KEY = re.compile(r"^[a-z0-9]{1,16}$")
 TIER_FIELDS = ("up_to", "unit_price", "flat_fee")
+AT_ZERO = "first_tier_fee_at_zero"  # the rate's input, as pricing.schema's RATE key
 INPUTS = (
     *("model", "unit_price", "free_units", "package_size", "package_price", "package_rounding"),
     *(f"tier-{name}" for name in TIER_FIELDS),
@@ -399,6 +403,7 @@ def rate_form_data(draft: RateDraft, meter_pk: int) -> QueryDict:
     data["rate_model"] = draft.model
     data["minimum_charge"] = _typed_number(draft.minimum_charge)
     data["base_fee"] = _typed_number(draft.base_fee)
+    data[AT_ZERO] = "true" if draft.first_tier_fee_at_zero else "false"
     if draft.model != Rate.RateModel.DIMENSIONS:
         if draft.cells:
             _price_inputs(data, "", draft.cells[0][1])

@@ -102,6 +102,11 @@ class RateSpec:
     # Per billing period, both prorated by the share of the period covered.
     minimum_charge: Decimal | None = None
     flat_fee: Decimal | None = None
+    # Whether each tiered cell (and the default price) charges its first
+    # tier's flat fee at zero usage (price_models.exact_amount): one choice
+    # for the whole rate. The stored rate always says which
+    # (pricing.selectors.rate_spec); False is the bare rule, no usage no charge.
+    first_tier_fee_at_zero: bool = False
 
 
 class LineKind(StrEnum):
@@ -156,8 +161,9 @@ def rate_usage(
     """Price usage already projected onto `rate.dimensions`.
 
     A rate without dimensions always yields one usage line (zero usage gives a
-    zero line, so the invoice shows every rate of the plan). A dimensional rate
-    yields one line per combination that has usage; a combination the matrix
+    zero line, so the invoice shows every rate of the plan; or the first tier's
+    flat fee, if the rate charges it at zero). A dimensional rate yields one
+    line per combination that has usage; a combination the matrix
     does not list takes the default price if the rate has one, else it is
     returned as unpriced usage. Then come the base fee and the minimum charge
     true-up, both prorated by `coverage` (the share of the period the
@@ -237,7 +243,8 @@ def _fixed_line(
 def _line(
     rate: RateSpec, values: tuple[str, ...], quantity: Decimal, cell: CellPrice, currency: str
 ) -> PricedLine:
-    exact = exact_amount(cell, quantity)
+    at_zero = rate.first_tier_fee_at_zero
+    exact = exact_amount(cell, quantity, first_tier_fee_at_zero=at_zero)
     return PricedLine(
         rate_id=rate.rate_id,
         description=describe(rate.meter_label, values),
@@ -249,7 +256,12 @@ def _line(
         # Spelled out where the columns alone do not show how the amount arose.
         explanation=""
         if cell.single_unit_price is not None and not cell.free_units
-        else explain(cell, quantity, lambda d: format_unit_price(d, currency)),
+        else explain(
+            cell,
+            quantity,
+            lambda d: format_unit_price(d, currency),
+            first_tier_fee_at_zero=at_zero,
+        ),
     )
 
 

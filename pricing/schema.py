@@ -13,10 +13,15 @@ The four invoicing keys are enum values and whole numbers (InvoiceTerms);
 each may be left out, for the plan's default.
 
 RATE: {"meter": "<api name>", "model": "per_unit|graduated|volume|package",
-       "price": PRICE, "minimum_charge": "10" | null, "base_fee": "5" | null}
+       "price": PRICE, "minimum_charge": "10" | null, "base_fee": "5" | null,
+       "first_tier_fee_at_zero": true | false}
    or {"meter": "...", "model": "dimensions", "dimensions": ["model", "type"],
        "cells": [{"values": ["model a", "input"], "price": PRICE}, ...],
-       "default_price": PRICE | null, "minimum_charge": ..., "base_fee": ...}
+       "default_price": PRICE | null, "minimum_charge": ..., "base_fee": ...,
+       "first_tier_fee_at_zero": ...}
+"first_tier_fee_at_zero": whether the rate's tiered prices charge their
+first tier's flat fee at zero usage (pricing.price_models); left out, it is
+DEFAULT_FIRST_TIER_FEE_AT_ZERO. Every rate writes it; other models ignore it.
 PRICE: {"model": "per_unit", "unit_price": "0.01", "free_units": "0"}
      | {"model": "graduated" | "volume", "tiers": [{"up_to": "5" | null,
         "unit_price": "5", "flat_fee": "0"}, ...], "free_units": "0"}
@@ -84,6 +89,14 @@ DEFAULT_NET_TERMS_DAYS = 30
 MAX_NET_TERMS_DAYS = 365
 DEFAULT_LATE_USAGE_POLICY = LateUsagePolicy.BILL_NEXT
 
+# Whether a rate's tiered prices charge their first tier's flat fee at zero
+# usage. The one definition of the default: Stripe's and OpenMeter's answer
+# (docs/PRICING.md, "Flat fees in tiers"), for a new rate made on a page, by
+# the API or from a file that leaves the key out; Rate's field takes it from
+# here. Rates stored before the choice existed were set to False by migration
+# pricing/0009, so no price changed.
+DEFAULT_FIRST_TIER_FEE_AT_ZERO = True
+
 
 @dataclass(frozen=True)
 class Problem:
@@ -128,6 +141,7 @@ class RateDraft:
     default_price: CellPrice | None = None
     minimum_charge: Decimal | None = None
     base_fee: Decimal | None = None
+    first_tier_fee_at_zero: bool = DEFAULT_FIRST_TIER_FEE_AT_ZERO
 
     @property
     def size(self) -> Size:
@@ -205,6 +219,17 @@ class _Reader:
                 path, f"is too large: use at most {MAX_DIGITS - places} digits before the point"
             )
             return None
+        return value
+
+    def flag(self, raw: Mapping[str, object], key: str, path: str, default: bool) -> bool:
+        """A true/false key: `default` when left out; JSON's true or false
+        otherwise (not "true", 1 or null, which a reader could take either way)."""
+        if key not in raw:
+            return default
+        value = raw[key]
+        if not isinstance(value, bool):
+            self.fail(f"{path}.{key}", f"must be true or false (got {shown(value)})")
+            return default
         return value
 
     def quantity(self, raw: object, path: str, *, allow_none: bool = False) -> Decimal | None:
@@ -417,9 +442,11 @@ def _rate(
         return None
     minimum = r.amount(raw.get("minimum_charge"), f"{path}.minimum_charge", allow_none=True)
     base_fee = r.amount(raw.get("base_fee"), f"{path}.base_fee", allow_none=True)
+    at_zero = r.flag(raw, "first_tier_fee_at_zero", path, DEFAULT_FIRST_TIER_FEE_AT_ZERO)
     if model != "dimensions":
         price = r.price({**_as_dict(raw.get("price")), "model": model}, f"{path}.price")
-        return RateDraft(meter, model, (), (((), price),) if price else (), None, minimum, base_fee)
+        single = (((), price),) if price else ()
+        return RateDraft(meter, model, (), single, None, minimum, base_fee, at_zero)
     dimensions = r.text_list(raw.get("dimensions"), f"{path}.dimensions")
     if raw.get("dimensions") == []:
         # Without one, the matrix has no row to price usage with.
@@ -432,7 +459,7 @@ def _rate(
     cells = _cells(r, raw.get("cells"), f"{path}.cells", dimensions)
     default_raw = raw.get("default_price")
     default = r.price(default_raw, f"{path}.default_price") if default_raw is not None else None
-    return RateDraft(meter, model, dimensions, cells, default, minimum, base_fee)
+    return RateDraft(meter, model, dimensions, cells, default, minimum, base_fee, at_zero)
 
 
 def _tier_count(price: object, model: object) -> int:
@@ -677,6 +704,9 @@ def rate_to_dict(draft: RateDraft) -> dict[str, object]:
         out["price"] = price
     out["minimum_charge"] = None if draft.minimum_charge is None else _text(draft.minimum_charge)
     out["base_fee"] = None if draft.base_fee is None else _text(draft.base_fee)
+    # Written for every rate, tiered or not: the file says what the stored
+    # rate says, and a rate switched to tiers later keeps its choice.
+    out["first_tier_fee_at_zero"] = draft.first_tier_fee_at_zero
     return out
 
 

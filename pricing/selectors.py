@@ -48,6 +48,7 @@ def rate_spec(rate: Rate) -> RateSpec:
         default_cell=cell_price(default) if default else None,
         minimum_charge=rate.minimum_charge,
         flat_fee=rate.base_fee,
+        first_tier_fee_at_zero=rate.first_tier_fee_at_zero,
     )
 
 
@@ -62,6 +63,7 @@ def rate_draft(rate: Rate) -> RateDraft:
         default_price=cell_price(default) if default else None,
         minimum_charge=rate.minimum_charge,
         base_fee=rate.base_fee,
+        first_tier_fee_at_zero=rate.first_tier_fee_at_zero,
     )
 
 

@@ -317,6 +317,7 @@ def _copy_rates(source: PlanVersion, target: PlanVersion, leave_out: Meter | Non
             dimensions=rate.dimensions,
             minimum_charge=rate.minimum_charge,
             base_fee=rate.base_fee,
+            first_tier_fee_at_zero=rate.first_tier_fee_at_zero,
         )
         for rate in rates
     )
@@ -354,6 +355,7 @@ def _store_rate(version: PlanVersion, meter: Meter, draft: RateDraft) -> Rate:
                 dimensions=list(draft.dimensions),
                 minimum_charge=draft.minimum_charge,
                 base_fee=draft.base_fee,
+                first_tier_fee_at_zero=draft.first_tier_fee_at_zero,
             )
     except IntegrityError as exc:
         # The same meter priced by a concurrent request since the check above.

@@ -136,6 +136,7 @@ def test_create_a_plan_then_add_rates_in_the_schema_json(
     # The schema's own JSON form: prices as exact strings, defaults filled in.
     assert added.json() == {
         **matrix,
+        "first_tier_fee_at_zero": True,  # left out: the default
         "cells": [
             {
                 "values": ["model a", "input"],
@@ -150,6 +151,7 @@ def test_create_a_plan_then_add_rates_in_the_schema_json(
         "price": {"unit_price": "0.01", "free_units": "0"},
         "minimum_charge": None,
         "base_fee": None,
+        "first_tier_fee_at_zero": True,
     }
 
 

@@ -142,6 +142,7 @@ def test_a_change_from_the_next_period_leaves_the_current_invoice_alone(
         "price": {"unit_price": "0.02", "free_units": "0"},
         "minimum_charge": None,
         "base_fee": None,
+        "first_tier_fee_at_zero": True,
     }
     assert api_calls_price_on_the_current_invoice(api, guide) == "0.01"
     assert meters_priced(api, guide.plan)["api-calls"] == "0.02"

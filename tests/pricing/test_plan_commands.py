@@ -273,6 +273,7 @@ def test_export_writes_every_price_as_exact_text_in_schema_order(plan: Plan) -> 
         "default_price",
         "minimum_charge",
         "base_fee",
+        "first_tier_fee_at_zero",
     ]
     prices = {tuple(c["values"]): c["price"] for c in tokens["cells"]}
     assert prices[("model b", "output")]["unit_price"] == "0.000000000001"

@@ -424,6 +424,7 @@ def every_model_plan() -> dict[str, object]:
                 "price": {"tiers": stripe, "free_units": "5"},
                 "minimum_charge": "20",
                 "base_fee": "10.5",
+                "first_tier_fee_at_zero": False,
             },
             {
                 "meter": "llm-tokens",
@@ -452,6 +453,7 @@ def every_model_plan() -> dict[str, object]:
                 },
                 "minimum_charge": None,
                 "base_fee": None,
+                "first_tier_fee_at_zero": True,
             },
             {
                 "meter": "storage",
@@ -464,6 +466,7 @@ def every_model_plan() -> dict[str, object]:
                 },
                 "minimum_charge": None,
                 "base_fee": None,
+                "first_tier_fee_at_zero": True,
             },
         ],
     }
