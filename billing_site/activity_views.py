@@ -110,6 +110,7 @@ _PAGES: dict[str, tuple[tuple[str, ...], Callable[[Any], str]]] = {
     "pricing.pricecell": (("rate__plan",), lambda o: o.rate.plan.get_absolute_url()),
     "customers.customer": ((), lambda o: o.get_absolute_url()),
     "customers.planassignment": (("customer",), lambda o: o.customer.get_absolute_url()),
+    "invoices.creditgrant": (("customer",), lambda o: o.get_absolute_url()),
     "auth.user": ((), lambda o: reverse("users:list")),
 }
 

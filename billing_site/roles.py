@@ -30,7 +30,7 @@ MODELS: dict[str, tuple[str, ...]] = {
     "meters": ("meter", "usageevent", "rejectedrecord", "apikey"),
     "pricing": ("plan", "rate", "pricecell"),
     "customers": ("customer", "planassignment"),
-    "invoices": ("invoice", "creditnote"),
+    "invoices": ("invoice", "creditnote", "creditgrant", "creditledgerentry"),
 }
 ACTIONS = ("view", "add", "change", "delete")
 
@@ -53,6 +53,8 @@ _OPERATOR = _VIEWER | {
     "customers.delete_planassignment",
     "meters.add_usageevent",  # uploads on a meter's page
     "invoices.finalize_invoice",  # finalize or hold a draft, record a payment
+    "invoices.add_creditgrant",  # grant prepaid or promotional credit
+    "invoices.change_creditgrant",  # void what is left of a grant (its only change)
 }
 _ADMIN = (
     _OPERATOR

@@ -364,6 +364,9 @@ AUDITLOG_INCLUDE_TRACKING_MODELS = (
     "pricing.pricecell",
     "customers.customer",
     "customers.planassignment",
+    # Written once by invoices.credits; its ledger (CreditLedgerEntry) is its
+    # own immutable record of what happens to it after, so it is not tracked.
+    "invoices.creditgrant",
     {
         "model": "auth.user",
         "exclude_fields": ["last_login"],

@@ -9,7 +9,15 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
-from invoices.models import CreditNote, CreditNoteLine, Invoice, InvoiceLine, InvoiceStatusChange
+from invoices.models import (
+    CreditGrant,
+    CreditLedgerEntry,
+    CreditNote,
+    CreditNoteLine,
+    Invoice,
+    InvoiceLine,
+    InvoiceStatusChange,
+)
 
 
 class _ReadOnly:
@@ -73,3 +81,37 @@ class CreditNoteAdmin(_ReadOnly, admin.ModelAdmin[CreditNote]):
     list_display = ["number", "invoice", "issued_at", "total", "created_by"]
     search_fields = ["number", "invoice__number"]
     inlines = [CreditNoteLineInline]
+
+
+class CreditLedgerInline(_ReadOnly, admin.TabularInline[CreditLedgerEntry, CreditGrant]):
+    model = CreditLedgerEntry
+    fields = readonly_fields = ("at", "kind", "amount", "invoice", "actor", "note")
+    extra = 0
+
+
+@admin.register(CreditGrant)
+class CreditGrantAdmin(_ReadOnly, admin.ModelAdmin[CreditGrant]):
+    """Grants are written once by invoices.credits (the customer page, the
+    API); what happens to them after is their ledger."""
+
+    list_display = [
+        "description",
+        "customer",
+        "kind",
+        "currency",
+        "amount",
+        "effective_at",
+        "expires_at",
+        "priority",
+    ]
+    list_filter = ["kind", "currency"]
+    search_fields = ["description", "purchase_reference", "customer__name", "customer__customer_id"]
+    inlines = [CreditLedgerInline]
+
+
+@admin.register(CreditLedgerEntry)
+class CreditLedgerEntryAdmin(_ReadOnly, admin.ModelAdmin[CreditLedgerEntry]):
+    list_display = ["at", "grant", "kind", "amount", "invoice", "actor"]
+    list_filter = ["kind"]
+    search_fields = ["grant__description", "grant__customer__name", "invoice__number"]
+    list_select_related = ["grant", "invoice"]

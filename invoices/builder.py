@@ -36,6 +36,7 @@ from meters.selectors import (
     customers_meter_ids,
     customers_usage,
 )
+from pricing.invoice_steps import TAX_NOTES, TaxStatus
 from pricing.models import PlanVersion, Rate
 from pricing.money import exact_sum
 from pricing.periods import BillingAnchor, BillingPeriod, Period, Schedule
@@ -136,6 +137,11 @@ class Header:
     seller_name: str = ""
     seller_address: str = ""
     plan_version: int | None = None  # which price version of the plan priced it
+    # How the customer is taxed: the country's name, the tax ID, and the note
+    # a tax status prints (pricing.invoice_steps.TAX_NOTES; "" if taxable).
+    customer_country: str = ""
+    customer_tax_id: str = ""
+    tax_note: str = ""
 
 
 def simplify(sections: list[InvoiceSection]) -> list[SimpleLine]:
@@ -202,6 +208,9 @@ class Invoice(SectionedLines):
             seller_name=settings.SELLER_NAME,
             seller_address=settings.SELLER_ADDRESS,
             plan_version=self.plan_version,
+            customer_country=str(c.country.name or ""),
+            customer_tax_id=c.tax_id,
+            tax_note=TAX_NOTES[TaxStatus(c.tax_status)],
         )
 
 

@@ -39,6 +39,7 @@ from pricing.money import CURRENCIES, format_money, minor_unit_exponent, round_m
 
 Kind = CreditLedgerEntry.Kind
 MICROSECOND = timedelta(microseconds=1)
+MAX_REASON = 2_000  # what the void form allows, for every door
 
 
 def _signed() -> Case:
@@ -146,6 +147,8 @@ def credit_grant_void(
     reason = reason.strip()
     if not reason:
         raise ValidationError({"reason": "Say why the credit is voided."})
+    if len(reason) > MAX_REASON:
+        raise ValidationError({"reason": f"Use at most {MAX_REASON:,} characters."})
     locked = CreditGrant.objects.select_for_update().get(pk=grant.pk)
     if CreditLedgerEntry.objects.filter(grant=locked, kind=Kind.VOIDED).exists():
         raise ValidationError("This credit is already voided.")

@@ -5,9 +5,10 @@ from decimal import Decimal
 from typing import Any
 
 from django import forms
+from django.utils import timezone
 
 from customers.forms import DATETIME_INPUT
-from invoices.models import Invoice
+from invoices.models import CreditGrant, Invoice
 from pricing.models import Plan
 
 
@@ -102,3 +103,65 @@ class PlanChangeForm(forms.Form):
         field = self.fields["plan"]
         assert isinstance(field, forms.ModelChoiceField)
         field.queryset = Plan.objects.exclude(pk=current.pk).order_by("name")
+
+
+def _datetime_field(**kwargs: Any) -> forms.DateTimeField:
+    return forms.DateTimeField(
+        input_formats=[DATETIME_INPUT, "%Y-%m-%d %H:%M", "%Y-%m-%d"],
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format=DATETIME_INPUT),
+        **kwargs,
+    )
+
+
+class CreditGrantForm(forms.Form):
+    """Give a customer credit. The rules (a positive amount in the currency's
+    minor unit, a currency the customer is billed in, expiry after the start)
+    are invoices.credits.credit_grant_create's; its errors land on these
+    fields, which carry its argument names."""
+
+    amount = forms.DecimalField(
+        max_digits=30,
+        widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}),
+        help_text="In the currency beside it, e.g. 100.00.",
+    )
+    currency = forms.ChoiceField(choices=[])
+    kind = forms.ChoiceField(
+        choices=CreditGrant.Kind.choices,
+        initial=CreditGrant.Kind.PROMOTIONAL,
+        help_text="Paid: the customer bought it. Promotional: you give it.",
+    )
+    description = forms.CharField(
+        max_length=200, help_text="Printed on each invoice that draws it, e.g. “Welcome credit”."
+    )
+    purchase_reference = forms.CharField(
+        label="Purchase reference",
+        max_length=200,
+        required=False,
+        help_text="Paid credit only: the order or invoice the customer bought it with.",
+    )
+    effective_at = _datetime_field(
+        label="Effective from", help_text="Invoices finalized from then on can draw it."
+    )
+    expires_at = _datetime_field(
+        label="Expires at",
+        required=False,
+        help_text="Optional. Not drawn from this instant on; what is left is written off.",
+    )
+    priority = forms.IntegerField(
+        initial=50,
+        min_value=0,
+        max_value=100,
+        help_text="0–100. Credit is drawn soonest expiry first, then lower priority first.",
+    )
+
+    def __init__(self, *args: Any, currencies: list[str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["currency"]
+        assert isinstance(field, forms.ChoiceField)
+        field.choices = [(c, c) for c in currencies]
+        field.initial = currencies[0] if currencies else None
+        field.help_text = "The currencies of the customer's plans; the latest plan's first."
+        # Typed in, and shown, in the billing time zone.
+        zone = timezone.get_current_timezone_name()
+        self.fields["effective_at"].label = f"Effective from ({zone})"
+        self.fields["expires_at"].label = f"Expires at ({zone})"

@@ -81,6 +81,12 @@ class Invoice(models.Model):
     customer_external_id = models.CharField(max_length=255, blank=True)
     customer_email = models.CharField(max_length=254, blank=True)
     customer_address = models.TextField(blank=True)
+    # How the customer was taxed when the invoice was issued. Null on
+    # invoices issued before customers carried it (added by ALTER TABLE, so
+    # the immutability triggers stay; migration 0005).
+    customer_country = models.CharField(max_length=2, null=True, blank=True)
+    customer_tax_id = models.CharField(max_length=64, null=True, blank=True)
+    customer_tax_status = models.CharField(max_length=20, null=True, blank=True)
     seller_name = models.CharField(max_length=200, blank=True)
     seller_address = models.TextField(blank=True)
     plan_name = models.CharField(max_length=200, blank=True)

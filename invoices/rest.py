@@ -34,10 +34,11 @@ from invoices.builder import (
     current_period,
 )
 from invoices.builder import customer_periods as periods_of
-from invoices.models import CreditNote, InvoiceLine
+from invoices.credits import GrantView, credit_grant_create, credit_grant_void, customer_credit
+from invoices.models import CreditGrant, CreditLedgerEntry, CreditNote, InvoiceLine
 from invoices.models import Invoice as StoredInvoice
 from invoices.selection import period_by_token
-from invoices.selectors import draft_content
+from invoices.selectors import applied_credits, draft_content
 from invoices.services import (
     CreditRequest,
     credit_note_create,
@@ -47,6 +48,7 @@ from invoices.services import (
     invoice_mark_uncollectible,
     invoice_void,
 )
+from meters.rest import aware
 from pricing.money import exact_sum, round_money
 from pricing.rating import PricedLine, UnpricedUsage
 
@@ -222,6 +224,9 @@ class InvoiceSummary(Schema):
     issue_date: date | None
     due_date: date | None
     total: str | None  # null while a draft
+    amount_due: (
+        str | None
+    )  # total - credits_applied: what the customer is asked to pay; null while a draft
 
 
 class InvoicePage(Schema):
@@ -273,6 +278,12 @@ class StatusChangeOut(Schema):
     note: str
 
 
+class AppliedCreditOut(Schema):
+    grant_id: int
+    description: str
+    amount: str
+
+
 class StoredInvoiceOut(Schema):
     id: int
     number: str | None
@@ -289,6 +300,9 @@ class StoredInvoiceOut(Schema):
     finalized_at: datetime | None
     snapshot: SnapshotOut
     total: str | None  # null while a draft
+    amount_due: str | None  # total - credits_applied: what is asked; null while a draft
+    credits_applied: str | None  # prepaid credit drawn at finalization; null while a draft
+    credits: list[AppliedCreditOut]  # the grants it was drawn from; empty while a draft
     credited: str
     remaining: str | None  # total - credited; null while a draft
     paid_at: date | None
@@ -384,6 +398,7 @@ def _summary_json(invoice: StoredInvoice) -> dict[str, Any]:
         "issue_date": invoice.issue_date,
         "due_date": invoice.due_date,
         "total": _amount(invoice.total, invoice.currency),
+        "amount_due": _amount(invoice.due, invoice.currency),
     }
 
 
@@ -417,8 +432,18 @@ def stored_invoice_json(invoice: StoredInvoice) -> dict[str, Any]:
             for line in invoice.lines.select_related("late_for").order_by("position")
         ]
     )
+    drawn, _ = ((), False) if draft else applied_credits(invoice)
     return {
         **_summary_json(invoice),
+        "credits_applied": None if draft else money(exact_sum(c.amount for c in drawn), currency),
+        "credits": [
+            {
+                "grant_id": c.grant_id,
+                "description": c.description,
+                "amount": money(c.amount, currency),
+            }
+            for c in drawn
+        ],
         "usage_end": invoice.usage_end,
         "net_terms_days": invoice.net_terms_days,
         "finalized_at": invoice.finalized_at,
@@ -631,3 +656,164 @@ def credit_note_detail(request: HttpRequest, pk: ObjectId) -> dict[str, Any]:
     if note is None:
         raise Http404(f"No credit note with id {pk}.")
     return credit_note_json(note)
+
+
+# Prepaid credit: /customers/{id}/credit-grants, /credit-grants ----------------------
+
+
+class LedgerEntryOut(Schema):
+    kind: str  # granted, drawn, returned, expired or voided
+    amount: str  # positive; `kind` says which way it moves the balance
+    at: datetime
+    invoice: InvoiceRef | None  # the invoice that drew it or gave it back
+    actor: str
+    note: str
+
+
+class CreditGrantOut(Schema):
+    id: int
+    customer: CustomerRef
+    kind: str  # paid or promotional
+    currency: str
+    amount: str  # as granted
+    balance: str  # what is left: the sum of the ledger
+    state: str  # active, scheduled, expired, voided or used up
+    description: str
+    purchase_reference: str
+    effective_at: datetime
+    expires_at: datetime | None
+    priority: int  # 0-100, lower drawn first among grants expiring together
+    created_at: datetime
+    created_by: str
+    ledger: list[LedgerEntryOut]  # oldest first
+
+
+class CreditGrantList(Schema):
+    available: dict[str, str]  # usable now, by currency
+    items: list[CreditGrantOut]  # newest first
+
+
+class CreditGrantIn(Schema):
+    amount: Decimal = Field(
+        description='A decimal string in the currency\'s minor unit, e.g. "50.00".'
+    )
+    currency: str
+    description: str
+    kind: str = Field(CreditGrant.Kind.PROMOTIONAL, description="paid or promotional")
+    purchase_reference: str = Field("", description="Paid credit only: the purchase it came from.")
+    effective_at: datetime | None = Field(
+        None,
+        description="When invoices may start drawing it; default now. "
+        "Without an offset: the billing time zone.",
+    )
+    expires_at: datetime | None = Field(None, description="Optional; not drawn from then on.")
+    priority: int = Field(
+        50, description="0-100; lower is drawn first among grants expiring together."
+    )
+
+
+def _entry_json(entry: CreditLedgerEntry) -> dict[str, Any]:
+    invoice = entry.invoice
+    return {
+        "kind": entry.kind,
+        "amount": money(entry.amount, entry.grant.currency),
+        "at": entry.at,
+        "invoice": None if invoice is None else {"id": invoice.pk, "number": invoice.number},
+        "actor": entry.actor,
+        "note": entry.note,
+    }
+
+
+def grant_json(view: GrantView, now: datetime) -> dict[str, Any]:
+    grant = view.grant
+    return {
+        "id": grant.pk,
+        "customer": _customer_ref(grant.customer),
+        "kind": grant.kind,
+        "currency": grant.currency,
+        "amount": money(grant.amount, grant.currency),
+        "balance": money(view.balance, grant.currency),
+        "state": view.state(now),
+        "description": grant.description,
+        "purchase_reference": grant.purchase_reference,
+        "effective_at": grant.effective_at,
+        "expires_at": grant.expires_at,
+        "priority": grant.priority,
+        "created_at": grant.created_at,
+        "created_by": grant.created_by,
+        "ledger": [_entry_json(entry) for entry in view.entries],
+    }
+
+
+def _grant(pk: int, now: datetime) -> GrantView:
+    grant = CreditGrant.objects.select_related("customer").filter(pk=pk).first()
+    if grant is None:
+        raise Http404(f"No credit grant with id {pk}.")
+    [view] = [v for v in customer_credit(grant.customer, now).grants if v.grant.pk == pk]
+    return view
+
+
+@router.get(
+    "/customers/{id}/credit-grants",
+    response=CreditGrantList,
+    summary="List a customer's credit grants",
+)
+def credit_grant_list(request: HttpRequest, pk: ObjectId) -> dict[str, Any]:
+    """The customer's prepaid and promotional credit, newest first, each with
+    its balance, state and ledger; `available` is what invoices can draw now,
+    by currency. Finalizing an invoice draws credit in its currency, soonest
+    expiry first, then lower priority first."""
+    customer, now = get_customer(pk), timezone.now()
+    credit = customer_credit(customer, now)
+    return {
+        "available": {cur: money(amount, cur) for cur, amount in sorted(credit.available.items())},
+        "items": [grant_json(view, now) for view in credit.grants],
+    }
+
+
+@router.post(
+    "/customers/{id}/credit-grants",
+    response={201: CreditGrantOut},
+    summary="Grant credit to a customer",
+)
+def credit_grant_add(
+    request: HttpRequest, pk: ObjectId, payload: CreditGrantIn
+) -> Status[dict[str, Any]]:
+    """Give the customer `amount` of credit in `currency` (one of their plans'
+    currencies), `paid` (with its `purchase_reference`) or `promotional`,
+    usable from `effective_at` (default now) until `expires_at` (optional)."""
+    customer, now = get_customer(pk), timezone.now()
+    grant = credit_grant_create(
+        customer=customer,
+        amount=payload.amount,
+        currency=payload.currency,
+        description=payload.description,
+        kind=payload.kind,
+        effective_at=aware(payload.effective_at) if payload.effective_at else now,
+        expires_at=aware(payload.expires_at) if payload.expires_at else None,
+        priority=payload.priority,
+        purchase_reference=payload.purchase_reference,
+        now=now,
+        actor=_actor(request),
+    )
+    return Status(201, grant_json(_grant(grant.pk, now), now))
+
+
+@router.get("/credit-grants/{id}", response=CreditGrantOut, summary="Get a credit grant")
+def credit_grant_detail(request: HttpRequest, pk: ObjectId) -> dict[str, Any]:
+    """One grant with its balance, state and ledger."""
+    now = timezone.now()
+    return grant_json(_grant(pk, now), now)
+
+
+@router.post("/credit-grants/{id}/void", response=CreditGrantOut, summary="Void a credit grant")
+def credit_grant_void_endpoint(
+    request: HttpRequest, pk: ObjectId, payload: VoidIn
+) -> dict[str, Any]:
+    """Cancel what is left of the grant, saying why (`reason`). What invoices
+    already drew stays drawn. Refused (400) when nothing is left or it is
+    already voided."""
+    now = timezone.now()
+    view = _grant(pk, now)
+    credit_grant_void(grant=view.grant, reason=payload.reason, now=now, actor=_actor(request))
+    return grant_json(_grant(pk, now), now)

@@ -8,6 +8,9 @@ from datetime import datetime
 from decimal import Decimal
 from itertools import groupby
 
+from django_countries import countries
+
+from customers.models import Customer
 from invoices.builder import (
     Header,
     InvoiceSection,
@@ -16,8 +19,10 @@ from invoices.builder import (
     stored_period,
 )
 from invoices.builder import Invoice as InvoiceContent
+from invoices.credits import CustomerCredit, customer_credit
 from invoices.late_usage import pending_late_usage, with_late_usage
-from invoices.models import Invoice
+from invoices.models import CreditGrant, CreditLedgerEntry, Invoice
+from pricing.invoice_steps import TAX_NOTES, TaxStatus
 from pricing.money import exact_sum
 from pricing.rating import LineKind, PricedLine, UnpricedUsage
 
@@ -31,14 +36,53 @@ class StoredContent(SectionedLines):
     sections: list[InvoiceSection]
     total: Decimal
     unpriced: tuple[UnpricedUsage, ...] = ()
+    # Prepaid credit drawn at finalization (its ledger entries), and what is
+    # left to pay (Invoice.due); returned: voiding gave the credit back.
+    credits: tuple[AppliedCredit, ...] = ()
+    amount_due: Decimal | None = None
+    credits_returned: bool = False
 
     @property
     def plan_name(self) -> str:
         return self.header.plan_name
 
+    @property
+    def credits_applied(self) -> Decimal:
+        return exact_sum(credit.amount for credit in self.credits)
+
+
+@dataclass(frozen=True)
+class AppliedCredit:
+    """One grant's part of the credit an invoice drew."""
+
+    grant_id: int
+    description: str
+    amount: Decimal
+
+
+def applied_credits(invoice: Invoice) -> tuple[tuple[AppliedCredit, ...], bool]:
+    """The credit the invoice drew, grant by grant (oldest grant first), and
+    whether voiding it gave that credit back: one query."""
+    entries = (
+        CreditLedgerEntry.objects.filter(
+            invoice=invoice,
+            kind__in=[CreditLedgerEntry.Kind.DRAWN, CreditLedgerEntry.Kind.RETURNED],
+        )
+        .select_related("grant")
+        .order_by("grant_id", "pk")
+    )
+    drawn, returned = [], False
+    for entry in entries:
+        if entry.kind == CreditLedgerEntry.Kind.RETURNED:
+            returned = True
+        else:
+            drawn.append(AppliedCredit(entry.grant_id, entry.grant.description, entry.amount))
+    return tuple(drawn), returned
+
 
 def stored_content(invoice: Invoice) -> StoredContent:
-    """An issued invoice exactly as issued: one query for its lines."""
+    """An issued invoice exactly as issued: one query for its lines, one for
+    the credit it drew."""
     assert invoice.total is not None and invoice.usage_end is not None
     sections = []
     rows = invoice.lines.order_by("position")
@@ -66,6 +110,9 @@ def stored_content(invoice: Invoice) -> StoredContent:
         customer_id=invoice.customer_external_id,
         customer_email=invoice.customer_email,
         customer_address=invoice.customer_address,
+        customer_country=str(countries.name(invoice.customer_country or "")),
+        customer_tax_id=invoice.customer_tax_id or "",
+        tax_note=TAX_NOTES[TaxStatus(invoice.customer_tax_status or TaxStatus.TAXABLE)],
         plan_name=invoice.plan_name,
         period_start=invoice.period_start,
         usage_end=invoice.usage_end,
@@ -78,7 +125,16 @@ def stored_content(invoice: Invoice) -> StoredContent:
         seller_address=invoice.seller_address,
         plan_version=invoice.plan_version,
     )
-    return StoredContent(header, invoice.currency, sections, invoice.total)
+    credits, returned = applied_credits(invoice)
+    return StoredContent(
+        header,
+        invoice.currency,
+        sections,
+        invoice.total,
+        credits=credits,
+        amount_due=invoice.due,
+        credits_returned=returned,
+    )
 
 
 def draft_content(invoice: Invoice, now: datetime) -> InvoiceContent:
@@ -87,3 +143,52 @@ def draft_content(invoice: Invoice, now: datetime) -> InvoiceContent:
     ref = stored_period(invoice.assignment, invoice.period_start, invoice.period_end, now)
     late = pending_late_usage(invoice.customer, before=invoice.period_start, until=now, now=now)
     return with_late_usage(build_invoice(invoice.customer, ref), late)
+
+
+# Prepaid credit on the customer page -----------------------------------------------
+
+
+# The pill each state of a grant wears (invoices.credits.GrantView.state).
+GRANT_PILL = {"active": "ok", "scheduled": "warn", "expired": "", "voided": "", "used up": ""}
+
+
+@dataclass(frozen=True)
+class GrantRow:
+    grant: CreditGrant
+    balance: Decimal
+    state: str
+    entries: list[CreditLedgerEntry]
+
+    @property
+    def pill(self) -> str:
+        return GRANT_PILL[self.state]
+
+    @property
+    def can_void(self) -> bool:
+        return self.state != "voided" and self.balance > 0
+
+    @property
+    def ledger(self) -> list[tuple[CreditLedgerEntry, int]]:
+        """Each entry with what it does to the balance: +1 or -1."""
+        sign = CreditLedgerEntry.SIGN
+        return [(entry, sign[CreditLedgerEntry.Kind(entry.kind)]) for entry in self.entries]
+
+
+@dataclass(frozen=True)
+class CreditCard:
+    """What the customer page's Credit card shows."""
+
+    rows: list[GrantRow]
+    available: list[tuple[str, Decimal]]  # usable now, by currency
+    currencies: list[str]  # the customer's plans' currencies, latest plan first
+
+
+def credit_card(customer: Customer, now: datetime) -> CreditCard:
+    """The customer's grants with their state and ledger, and what is usable
+    now: four queries, whatever the number of grants and entries."""
+    credit: CustomerCredit = customer_credit(customer, now)
+    rows = [GrantRow(v.grant, v.balance, v.state(now), v.entries) for v in credit.grants]
+    latest_first = customer.assignments.order_by("-start_at", "-pk").values_list(
+        "plan__currency", flat=True
+    )
+    return CreditCard(rows, sorted(credit.available.items()), list(dict.fromkeys(latest_first)))

@@ -206,7 +206,8 @@ def _lines(invoice: Invoice, content: InvoiceContent, late: list[LateUsage]) -> 
 # What finalization sets on the invoice row besides its number and status.
 SNAPSHOT_FIELDS = [
     "usage_end", "usage_cutoff", "issue_date", "due_date", "net_terms_days", "customer_name",
-    "customer_external_id", "customer_email", "customer_address", "seller_name",
+    "customer_external_id", "customer_email", "customer_address", "customer_country",
+    "customer_tax_id", "customer_tax_status", "seller_name",
     "seller_address", "plan_name", "plan_version", "billing_period", "currency", "total",
     "credits_applied", "amount_due", "finalized_at", "on_hold",
 ]  # fmt: skip
@@ -235,6 +236,9 @@ def _snapshot(
     invoice.customer_external_id = customer.customer_id
     invoice.customer_email = customer.email
     invoice.customer_address = customer.billing_address
+    invoice.customer_country = str(customer.country.code or "")
+    invoice.customer_tax_id = customer.tax_id
+    invoice.customer_tax_status = customer.tax_status
     invoice.seller_name = settings.SELLER_NAME
     invoice.seller_address = settings.SELLER_ADDRESS
     invoice.plan_name = plan.name

@@ -8,26 +8,28 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
 from invoices.models import Invoice
-from pricing.money import format_money
+from pricing.money import format_money, round_money
 
 STATUS_PILL = {"draft": "", "open": "warn", "paid": "ok", "void": "", "uncollectible": "bad"}
 
 
 class MoneyColumn(tables.Column):
     """Right-aligned, formatted in the row's currency; exported as the bare
-    decimal so a spreadsheet can add it up."""
+    decimal (in the currency's minor unit) so a spreadsheet can add it up."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, draft: str = "usage to date", **kwargs: Any) -> None:
         attrs = {"th": {"class": "num"}, "td": {"class": "num"}}
         super().__init__(*args, attrs=attrs, empty_values=(), **kwargs)
+        self.draft = draft  # what a draft shows: its amounts are not stored yet
 
     def render(self, value: Decimal | None, record: Invoice) -> str:
         if value is None:  # a draft: its total is computed, not stored
-            return mark_safe('<span class="muted">usage to date</span>')
+            return format_html('<span class="muted">{}</span>', self.draft)
         return format_money(value, record.currency)
 
-    def value(self, value: Decimal | None, **kwargs: Any) -> str:
-        return "" if value is None else str(value)
+    def value(self, value: Decimal | None, record: Invoice, **kwargs: Any) -> str:
+        # Stored amounts are already rounded to the minor unit: "0.14", not "0.140".
+        return "" if value is None else format(round_money(value, record.currency), "f")
 
 
 class InvoiceTable(tables.Table):
@@ -47,6 +49,10 @@ class InvoiceTable(tables.Table):
     due_date = tables.DateColumn(verbose_name="Due", format="j M Y")
     currency = tables.Column()
     total = MoneyColumn(verbose_name="Total")
+    # Invoice.due: the total less the prepaid credit drawn at finalization.
+    amount_due = MoneyColumn(
+        verbose_name="Amount due", accessor="due", order_by="amount_due", draft="at finalization"
+    )
 
     class Meta:
         model = Invoice
@@ -60,6 +66,7 @@ class InvoiceTable(tables.Table):
             "due_date",
             "currency",
             "total",
+            "amount_due",
         ]
         order_by = "-period_start"
         empty_text = "No invoices match."

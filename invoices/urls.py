@@ -23,9 +23,16 @@ urlpatterns = [
     path(
         "credit-notes/<int:pk>/credit-note.pdf", views.credit_note_document, name="credit_note_pdf"
     ),
+    # /credit-grants/: prepaid credit, shown on the customer page
+    path("credit-grants/<int:pk>/void/", views.credit_grant_void_view, name="credit_grant_void"),
     # /customers/<pk>/…: a customer's billing, shown inside the customer page
     path("customers/<int:pk>/billing/", views.customer_billing, name="customer_billing"),
     path("customers/<int:pk>/invoice.pdf", views.invoice_pdf, name="pdf"),
+    path(
+        "customers/<int:pk>/credit-grants/",
+        views.credit_grant_create_view,
+        name="credit_grant_create",
+    ),
     path(
         "customers/<int:pk>/assignments/<int:assignment_pk>/change-plan/",
         views.plan_change_view,

@@ -31,13 +31,21 @@ from invoices.builder import (
     customer_periods,
     unassigned_usage,
 )
-from invoices.forms import CreditNoteForm, InvoiceFilterForm, PayForm, PlanChangeForm, VoidForm
+from invoices.credits import credit_grant_create, credit_grant_void, customer_credit
+from invoices.forms import (
+    CreditGrantForm,
+    CreditNoteForm,
+    InvoiceFilterForm,
+    PayForm,
+    PlanChangeForm,
+    VoidForm,
+)
 from invoices.late_usage import pending_late_usage, with_late_usage
-from invoices.models import CreditNote, Invoice
+from invoices.models import CreditGrant, CreditNote, Invoice
 from invoices.pdf import render_invoice_pdf
 from invoices.plan_change import preview_plan_change
 from invoices.selection import selected_period
-from invoices.selectors import draft_content, stored_content
+from invoices.selectors import credit_card, draft_content, stored_content
 from invoices.services import (
     CreditRequest,
     credit_note_create,
@@ -54,7 +62,7 @@ from invoices.services import (
 )
 from invoices.tables import InvoiceTable
 from meters.sqlite_functions import ExactSum
-from pricing.money import exact_sum
+from pricing.money import exact_sum, format_money
 
 # The invoice page shows several forms at once: each keeps its own element ids.
 PAY_ID, VOID_ID, CREDIT_ID = "pay-%s", "void-%s", "credit-%s"
@@ -132,6 +140,11 @@ def _detail_context(invoice: Invoice, **forms: Any) -> dict[str, Any]:
         content, settles = stored_content(invoice), None
     credited = credited_by_line(invoice) if not invoice.is_draft else {}
     credit_total = exact_sum(credited.values())
+    # A draft draws prepaid credit only when finalized: the page says what is
+    # usable now, as a hint, not as a number on the invoice.
+    available = None
+    if invoice.is_draft:
+        available = customer_credit(invoice.customer, now).available.get(invoice.currency)
     credit_form = forms.pop("credit_form", None)
     if credit_form is None and not invoice.is_draft:
         credit_form = CreditNoteForm(invoice=invoice, credited=credited, auto_id=CREDIT_ID)
@@ -145,6 +158,7 @@ def _detail_context(invoice: Invoice, **forms: Any) -> dict[str, Any]:
         "credit_notes": invoice.credit_notes.all(),
         "credited": credit_total,
         "remaining": (invoice.total or Decimal(0)) - credit_total,
+        "credit_available": available,
         "void_form": forms.pop("void_form", None) or VoidForm(auto_id=VOID_ID),
         "pay_form": forms.pop("pay_form", None) or PayForm(auto_id=PAY_ID),
         "credit_form": credit_form,
@@ -364,6 +378,7 @@ def _billing_context(request: HttpRequest, customer: Customer) -> dict[str, Any]
         "simplified": request.GET.get("view") == "simplified",
         "invoices": invoices,
         "unassigned": unassigned_usage(customer),
+        **_credit_context(customer, now),
     }
 
 
@@ -393,6 +408,79 @@ def invoice_pdf(request: HttpRequest, pk: int) -> HttpResponse:
     invoice = build_invoice(customer, ref)
     pdf = render_invoice_pdf(invoice, simplified=request.GET.get("view") == "simplified")
     return _pdf(pdf, f"invoice-{slugify(customer.customer_id)}-{ref.period.start:%Y-%m-%d}.pdf")
+
+
+# /customers/<pk>/credit-grants/, /credit-grants/<pk>/void/ -----------------------------
+
+
+def _credit_context(
+    customer: Customer, now: datetime, grant_form: CreditGrantForm | None = None
+) -> dict[str, Any]:
+    """The Credit card of the billing region (#credit): a constant number of
+    queries, whatever the number of grants."""
+    card = credit_card(customer, now)
+    if grant_form is None:
+        start = timezone.localtime(now).replace(second=0, microsecond=0)
+        grant_form = CreditGrantForm(currencies=card.currencies, initial={"effective_at": start})
+    return {"customer": customer, "credit": card, "grant_form": grant_form}
+
+
+def _credit_answer(
+    request: HttpRequest, customer: Customer, form: CreditGrantForm | None, done: str
+) -> HttpResponse:
+    """After a grant: HTMX gets the card again (with the form's errors, or
+    `done` and a blank form); a plain POST the customer page, or the billing
+    page with the errors and status 400."""
+    if getattr(request, "htmx", False):
+        context = _credit_context(customer, timezone.now(), form) | {"done": done}
+        return render(request, "invoices/customer_billing.html#credit", context)
+    if form is None or not form.errors:
+        if done:
+            messages.success(request, done)
+        return redirect(f"{customer.get_absolute_url()}#credit")
+    context = _billing_context(request, customer) | _credit_context(customer, timezone.now(), form)
+    return render(request, "invoices/customer_billing.html", context, status=400)
+
+
+@require_POST
+@permission_required("invoices.add_creditgrant", raise_exception=True)
+def credit_grant_create_view(request: HttpRequest, pk: int) -> HttpResponse:
+    customer = get_object_or_404(Customer, pk=pk)
+    currencies = credit_card(customer, timezone.now()).currencies
+    form = CreditGrantForm(request.POST, currencies=currencies)
+    if form.is_valid():
+        try:
+            grant = credit_grant_create(
+                customer=customer, **form.cleaned_data, now=timezone.now(), actor=_actor(request)
+            )
+        except ValidationError as exc:
+            _form_error(form, exc)
+        else:
+            amount = format_money(grant.amount, grant.currency)
+            done = f"{amount} of {grant.get_kind_display().lower()} credit granted."
+            return _credit_answer(request, customer, None, done)
+    return _credit_answer(request, customer, form, "")
+
+
+@require_POST
+@permission_required("invoices.change_creditgrant", raise_exception=True)
+def credit_grant_void_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """Cancel what is left of a grant (the panel under its Void button asks
+    for the reason and confirms; no HTMX); a refusal is a message."""
+    grant = get_object_or_404(CreditGrant.objects.select_related("customer"), pk=pk)
+    try:
+        entry = credit_grant_void(
+            grant=grant,
+            reason=request.POST.get("reason", ""),
+            now=timezone.now(),
+            actor=_actor(request),
+        )
+    except ValidationError as exc:
+        messages.error(request, f"{grant.description}: {' '.join(exc.messages)}")
+    else:
+        amount = format_money(entry.amount, grant.currency)
+        messages.success(request, f"{grant.description}: the {amount} left is voided.")
+    return redirect(f"{grant.customer.get_absolute_url()}#credit")
 
 
 # /customers/<pk>/assignments/<assignment_pk>/change-plan/ ---------------------

@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from billing_site.roles import ADMIN, OPERATOR, ROLES, VIEWER
 from invoices.closing import close_periods
+from invoices.credits import credit_grant_create
 from invoices.models import Invoice
 from invoices.services import CreditRequest, credit_note_create
 from meters.api_keys import api_key_create
@@ -81,6 +82,9 @@ MATRIX: dict[str, tuple[str | None, str | None]] = {
     "invoices:credit": (NOT_SERVED, ADMIN),
     "invoices:credit_note": (VIEWER, NOT_SERVED),
     "invoices:credit_note_pdf": (VIEWER, NOT_SERVED),
+    # Prepaid credit: operators grant and void it
+    "invoices:credit_grant_create": (NOT_SERVED, OPERATOR),
+    "invoices:credit_grant_void": (NOT_SERVED, OPERATOR),
     # Users and the audit trail
     "users:list": (ADMIN, NOT_SERVED),
     "users:create": (ADMIN, ADMIN),
@@ -140,6 +144,15 @@ def url_kwargs() -> dict[str, dict[str, int]]:
         now=later,
         actor="test",
     )
+    grant = credit_grant_create(
+        customer=guide.customer,
+        amount=Decimal("0.05"),
+        currency="USD",
+        description="Matrix credit",
+        effective_at=later,
+        now=later,
+        actor="test",
+    )
     key, _ = api_key_create(name="matrix")
     other = user_with_role(VIEWER)
     return {
@@ -153,6 +166,8 @@ def url_kwargs() -> dict[str, dict[str, int]]:
         "invoices:plan_change": {"pk": guide.customer.pk, "assignment_pk": guide.assignment.pk},
         "invoices:credit_note": {"pk": note.pk},
         "invoices:credit_note_pdf": {"pk": note.pk},
+        "invoices:credit_grant_create": {"pk": guide.customer.pk},
+        "invoices:credit_grant_void": {"pk": grant.pk},
         "users": {"pk": other.pk},
     }
 

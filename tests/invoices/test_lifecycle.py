@@ -14,6 +14,7 @@ from django.test import Client
 from django.urls import reverse
 from time_machine import TimeMachineFixture
 
+from customers.services import customer_update
 from invoices.closing import close_periods
 from invoices.models import CreditNote, Invoice, InvoiceLine, InvoiceStatusChange
 from invoices.selectors import stored_content
@@ -323,3 +324,48 @@ def test_numbering_starts_again_at_one_after_the_database_is_emptied(guide: Guid
     close_periods(now=AFTER_GRACE)
 
     assert _march(guide).number == "TAL-2025-000001"
+
+
+def test_the_invoice_keeps_how_the_customer_was_taxed_when_issued(guide: Guide) -> None:
+    customer_update(
+        customer=guide.customer,
+        name=guide.customer.name,
+        email="",
+        country="DE",
+        tax_id="DE 136 695 976",
+        tax_status="reverse_charge",
+    )
+    close_periods(now=AFTER_GRACE)
+    customer_update(
+        customer=guide.customer,
+        name="Renamed",
+        email="",
+        country="FR",
+        tax_id="",
+        tax_status="taxable",
+    )
+
+    invoice = _march(guide)
+    assert (invoice.customer_country, invoice.customer_tax_id, invoice.customer_tax_status) == (
+        "DE",
+        "DE136695976",
+        "reverse_charge",
+    )
+    with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE invoices_invoice SET customer_tax_id = 'X' WHERE id = %s", [invoice.pk]
+        )
+    header = stored_content(invoice).header
+    assert (header.customer_country, header.customer_tax_id, header.tax_note) == (
+        "Germany",
+        "DE136695976",
+        "Reverse charge: no tax charged; the customer accounts for the tax.",
+    )
+
+
+def test_an_invoice_of_a_customer_without_tax_details_prints_none(guide: Guide) -> None:
+    close_periods(now=AFTER_GRACE)
+
+    header = stored_content(_march(guide)).header
+
+    assert (header.customer_country, header.customer_tax_id, header.tax_note) == ("", "", "")

@@ -38,6 +38,7 @@ INGEST, READ, FULL = ApiKey.Scope.INGEST, ApiKey.Scope.READ, ApiKey.Scope.FULL
 NOW = datetime(2025, 3, 15, 12, 0, 15, tzinfo=UTC)
 ACME = {"customerId": "acme", "customerName": "Acme Inc."}
 METER = {"label": "API calls", "api_name": "api-calls", "meter_type": "count"}
+GRANT = {"amount": "1.00", "currency": "USD", "description": "Welcome credit"}
 
 # (door, method, path, body, the scopes besides full that may use it)
 DOORS: list[tuple[str, str, str, object, set[str]]] = [
@@ -63,6 +64,10 @@ DOORS: list[tuple[str, str, str, object, set[str]]] = [
     ("api-delete-rate", "delete", "/api/v1/plans/1/rates/api-calls", None, set()),
     ("api-replace-rate", "put", "/api/v1/plans/1/rates/api-calls", {"price": {}}, set()),
     ("api-list-plan-versions", "get", "/api/v1/plans/1/versions", None, {READ}),
+    ("api-list-credit-grants", "get", "/api/v1/customers/1/credit-grants", None, {READ}),
+    ("api-get-credit-grant", "get", "/api/v1/credit-grants/1", None, {READ}),
+    ("api-grant-credit", "post", "/api/v1/customers/999/credit-grants", GRANT, set()),
+    ("api-void-credit-grant", "post", "/api/v1/credit-grants/999/void", {"reason": "x"}, set()),
 ]
 
 
