@@ -34,6 +34,7 @@ from ninja.parser import Parser
 from ninja.types import DictStrAny
 
 from customers.rest import router as customers_router
+from invoices.credit_rest import router as credit_router
 from invoices.rest import router as invoices_router
 from meters.api_keys import KeyRefused
 from meters.machine_http import ApiKeyAuth
@@ -139,6 +140,7 @@ api.add_router("", meters_router)
 api.add_router("", pricing_router)
 api.add_router("", customers_router)
 api.add_router("", invoices_router)
+api.add_router("", credit_router)
 
 
 def error_response(
