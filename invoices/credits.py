@@ -35,7 +35,13 @@ from customers.models import Customer
 from invoices.models import CreditGrant, CreditLedgerEntry, Invoice
 from pricing.invoice_steps import CreditGrant as GrantSpec
 from pricing.invoice_steps import draw_credits
-from pricing.money import CURRENCIES, format_money, minor_unit_exponent, round_money
+from pricing.money import (
+    CURRENCIES,
+    MAX_AMOUNT,
+    format_money,
+    in_minor_units,
+    minor_unit_exponent,
+)
 
 Kind = CreditLedgerEntry.Kind
 MICROSECOND = timedelta(microseconds=1)
@@ -107,7 +113,9 @@ def credit_grant_create(
         )
     if not amount.is_finite() or amount <= 0:
         errors["amount"] = "Grant an amount greater than zero."
-    elif currency in CURRENCIES and round_money(amount, currency) != amount:
+    elif amount >= MAX_AMOUNT:
+        errors["amount"] = f"Grant less than {MAX_AMOUNT:,}."
+    elif currency in CURRENCIES and not in_minor_units(amount, currency):
         places = minor_unit_exponent(currency)
         errors["amount"] = f"Use at most {places} decimal places in {currency}."
     if expires_at is not None and expires_at <= effective_at:

@@ -57,7 +57,7 @@ from invoices.models import (
     NumberSequence,
 )
 from pricing.models import Plan
-from pricing.money import exact_sum, format_money, minor_unit_exponent
+from pricing.money import exact_sum, format_money, in_minor_units, minor_unit_exponent
 from pricing.periods import Period
 from pricing.rating import PricedLine
 
@@ -522,11 +522,10 @@ def credit_note_create(
         total_credited = exact_sum(credited.values())
         assert locked.total is not None
         remaining = locked.total - total_credited
-        asked = exact_sum(r.amount for r in wanted)
         currency = locked.currency
         for r in wanted:
             places = minor_unit_exponent(currency)
-            if r.amount < 0 or r.amount != r.amount.quantize(Decimal(1).scaleb(-places)):
+            if not r.amount.is_finite() or r.amount < 0 or not in_minor_units(r.amount, currency):
                 raise ValidationError(
                     {
                         "amount": f"Amounts are positive, with at most {places} decimal places "
@@ -544,7 +543,11 @@ def credit_note_create(
                             f"{format_money(left, currency)} is left to credit."
                         }  # fmt: skip
                     )
-        if asked > remaining:
+        # Summed only once each amount fits: an absurd one (1E+100) is refused
+        # without being added up past the exact context's digits.
+        too_much = any(r.amount > remaining for r in wanted)
+        asked = None if too_much else exact_sum(r.amount for r in wanted)
+        if asked is None or asked > remaining:
             raise ValidationError(
                 {
                     "amount": f"At most {format_money(remaining, currency)} is left to credit "

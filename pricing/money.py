@@ -140,6 +140,23 @@ def minor_unit_exponent(currency: str) -> int:
     return CURRENCY_EXPONENTS.get(currency.upper(), 2)
 
 
+# The largest amount a person may enter as money (a credit grant, a
+# payment): fifteen digits before the point, as a price may have
+# (pricing.schema.MAX_DIGITS), far inside the 60-digit amount columns.
+MAX_AMOUNT = Decimal(10) ** 15
+
+
+def in_minor_units(amount: Decimal, currency: str) -> bool:
+    """Whether a finite amount has no digit finer than the currency's minor
+    unit (`1.10` and `1.100` are in cents, `1.105` is not), whatever its size:
+    read from its digits, so no context can overflow on a huge value."""
+    _, digits, exponent = amount.as_tuple()
+    assert isinstance(exponent, int), "a finite amount"
+    written = "".join(map(str, digits))
+    trailing_zeros = len(written) - len(written.rstrip("0"))
+    return -(exponent + trailing_zeros) <= minor_unit_exponent(currency)
+
+
 def round_money(amount: Decimal | Fraction, currency: str) -> Decimal:
     """Round an exact amount to the currency's minor unit, half up.
 

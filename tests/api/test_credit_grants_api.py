@@ -180,3 +180,14 @@ def test_a_read_key_lists_credit_but_cannot_grant(march: Guide) -> None:
     assert reader.get(grants_url(march)).status_code == 200
     assert reader.post(grants_url(march), WELCOME).status_code == 403
     assert not CreditGrant.objects.exists()
+
+
+@pytest.mark.parametrize("amount", ["1e100", "1000000000000000", "-1e-100"])
+def test_an_amount_no_column_could_hold_is_a_400_naming_it(
+    api: Api, march: Guide, amount: str
+) -> None:
+    response = api.post(grants_url(march), {**WELCOME, "amount": amount})
+
+    assert response.status_code == 400
+    assert [field for field, _ in errors(response)] == ["amount"]
+    assert not CreditGrant.objects.exists()

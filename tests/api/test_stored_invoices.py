@@ -288,3 +288,19 @@ def test_a_paid_on_before_the_issue_is_accepted_within_a_year(api: Api, issued: 
     day = date(2025, 3, 20).isoformat()
     answer = api.post(f"/invoices/{invoice.pk}/pay", {"paid_on": day})
     assert answer.status_code == 200 and answer.json()["paid_at"] == day
+
+
+@pytest.mark.parametrize("amount", ["1e100", "1e-100"])
+def test_a_credit_note_amount_of_any_size_is_a_400_naming_it(
+    api: Api, issued: Guide, amount: str
+) -> None:
+    invoice = _march(issued)
+
+    response = api.post(
+        f"/invoices/{invoice.pk}/credit-notes",
+        {"reason": "goodwill", "lines": [{"line": None, "amount": amount}]},
+    )
+
+    assert response.status_code == 400
+    assert fields(response) == ["amount"]
+    assert invoice.credit_notes.count() == 0

@@ -14,6 +14,7 @@ from pricing.money import (
     format_money,
     format_quantity,
     format_unit_price,
+    in_minor_units,
     minor_unit_exponent,
     round_money,
 )
@@ -246,3 +247,24 @@ def test_a_large_amount_is_formatted_without_rounding_its_digits() -> None:
     amount = Decimal("1234567890123456789012345678901234.56")
 
     assert format_money(amount, "USD") == "$1,234,567,890,123,456,789,012,345,678,901,234.56"
+
+
+@pytest.mark.parametrize(
+    ("amount", "currency", "fits"),
+    [
+        ("1.10", "USD", True),
+        ("1.100", "USD", True),
+        ("1.105", "USD", False),
+        ("1", "JPY", True),
+        ("1.5", "JPY", False),
+        ("0.125", "KWD", True),
+        ("0.1255", "KWD", False),
+        ("1E+100", "USD", True),  # huge, yet whole: no context overflows
+        ("1E-100", "USD", False),
+        ("0", "USD", True),
+    ],
+)
+def test_an_amount_is_in_minor_units_whatever_its_size(
+    amount: str, currency: str, fits: bool
+) -> None:
+    assert in_minor_units(Decimal(amount), currency) is fits
