@@ -28,9 +28,16 @@ ADMIN = "Admin"
 # Every model of our apps, by app label: what Viewer sees and Admin manages.
 MODELS: dict[str, tuple[str, ...]] = {
     "meters": ("meter", "usageevent", "rejectedrecord", "apikey"),
-    "pricing": ("plan", "rate", "pricecell"),
+    "pricing": ("plan", "rate", "pricecell", "taxrate", "coupon"),
     "customers": ("customer", "planassignment"),
-    "invoices": ("invoice", "creditnote", "creditgrant", "creditledgerentry"),
+    "invoices": (
+        "invoice",
+        "creditnote",
+        "creditgrant",
+        "creditledgerentry",
+        "couponredemption",
+        "invoiceadjustment",
+    ),
 }
 ACTIONS = ("view", "add", "change", "delete")
 
@@ -55,6 +62,8 @@ _OPERATOR = _VIEWER | {
     "invoices.finalize_invoice",  # finalize or hold a draft, record a payment
     "invoices.add_creditgrant",  # grant prepaid or promotional credit
     "invoices.change_creditgrant",  # void what is left of a grant (its only change)
+    "invoices.add_couponredemption",  # give a customer a coupon
+    "invoices.change_couponredemption",  # remove it (its only change)
 }
 _ADMIN = (
     _OPERATOR

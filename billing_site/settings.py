@@ -358,15 +358,19 @@ AUDITLOG_INCLUDE_TRACKING_MODELS = (
     # last_used_at is bumped on use (at most once a minute); using a key is not a change.
     {"model": "meters.apikey", "exclude_fields": ["key_hash", "last_used_at"]},
     # A new price version moves current_version; the version itself is the record.
-    {"model": "pricing.plan", "exclude_fields": ["current_version"]},
+    {"model": "pricing.plan", "exclude_fields": ["current_version"], "m2m_fields": ["tax_rates"]},
     "pricing.planversion",
     "pricing.rate",
     "pricing.pricecell",
+    "pricing.taxrate",
+    {"model": "pricing.coupon", "m2m_fields": ["meters"]},
     "customers.customer",
     "customers.planassignment",
     # Written once by invoices.credits; its ledger (CreditLedgerEntry) is its
     # own immutable record of what happens to it after, so it is not tracked.
     "invoices.creditgrant",
+    # Given and removed; what it discounted is each invoice's adjustments.
+    "invoices.couponredemption",
     {
         "model": "auth.user",
         "exclude_fields": ["last_login"],

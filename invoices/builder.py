@@ -36,7 +36,7 @@ from meters.selectors import (
     customers_meter_ids,
     customers_usage,
 )
-from pricing.invoice_steps import TAX_NOTES, TaxStatus
+from pricing.invoice_steps import TAX_NOTES, StepsSummary, TaxStatus
 from pricing.models import PlanVersion, Rate
 from pricing.money import exact_sum
 from pricing.periods import BillingAnchor, BillingPeriod, Period, Schedule
@@ -49,7 +49,8 @@ from pricing.rating import (
     project_usage,
     rate_usage,
 )
-from pricing.selectors import rate_spec, version_rates
+from pricing.schema import InvoiceCharges
+from pricing.selectors import rate_spec, version_charges, version_rates
 from pricing.versions import version_for_period
 
 MICROSECOND = timedelta(microseconds=1)
@@ -186,8 +187,12 @@ class Invoice(SectionedLines):
     currency: str
     sections: list[InvoiceSection]
     unpriced: list[UnpricedUsage]
-    total: Decimal
+    total: Decimal  # the lines' sum: the charges, before the invoice steps
     plan_version: int = 1  # the number of the version whose prices it carries
+    # The version's invoice-level prices (pricing.invoice_steps), and what the
+    # steps make of the lines (invoices.adjustments), once they have run.
+    charges: InvoiceCharges = InvoiceCharges()
+    steps: StepsSummary | None = None
 
     @property
     def plan_name(self) -> str:
@@ -374,7 +379,10 @@ def build_invoices(
                 reason,
             )
             invoice = _priced(customer, ref, rates, usage[customer.customer_id], unpriced)
-            built[n] = replace(invoice, plan_version=chosen[version_id].number)
+            version = chosen[version_id]
+            built[n] = replace(
+                invoice, plan_version=version.number, charges=version_charges(version)
+            )
     return [built[n] for n in range(len(items))]
 
 

@@ -22,7 +22,7 @@ not charged again.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 
@@ -195,11 +195,8 @@ def with_late_usage(content: InvoiceContent, late: list[LateUsage]) -> InvoiceCo
     ]
     if not extra:
         return content
-    return InvoiceContent(
-        customer=content.customer,
-        ref=content.ref,
-        currency=content.currency,
+    return replace(
+        content,
         sections=[*content.sections, *extra],
-        unpriced=content.unpriced,
         total=exact_sum([content.total, *(s.subtotal for s in extra)]),
     )

@@ -26,7 +26,7 @@ from django.urls import reverse
 from customers.models import Customer, PlanAssignment
 from meters.fields import ExactDecimalField
 from meters.models import Meter
-from pricing.models import Plan
+from pricing.models import Coupon, Plan
 from pricing.rating import LineKind
 
 
@@ -413,3 +413,86 @@ class CreditLedgerEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.amount}"
+
+
+class CouponRedemption(models.Model):
+    """A coupon given to a customer (every invoice of theirs in its currency)
+    or to one of their assignments (that assignment's invoices). It discounts
+    the invoices of periods ending after it was given, as its duration says
+    (invoices.discounts); removing it stops it for invoices not yet issued."""
+
+    coupon = models.ForeignKey(Coupon, on_delete=models.PROTECT, related_name="redemptions")
+    customer = models.ForeignKey(
+        Customer, on_delete=models.PROTECT, related_name="coupon_redemptions"
+    )
+    assignment = models.ForeignKey(
+        PlanAssignment,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="coupon_redemptions",
+    )
+    redeemed_at = models.DateTimeField()
+    created_by = models.CharField(max_length=200)
+    removed_at = models.DateTimeField(null=True, blank=True)
+    removed_by = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-redeemed_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["coupon", "customer"],
+                condition=Q(removed_at__isnull=True),
+                name="invoices_couponredemption_once_per_customer",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.coupon_id} for {self.customer_id}"
+
+
+class InvoiceAdjustment(models.Model):
+    """One step between an issued invoice's lines and its total
+    (pricing.invoice_steps), on one line: a one-time fee, the invoice
+    minimum's true-up, a discount's share, or a tax. Written at finalization
+    with the lines, never changed (migration 0006)."""
+
+    class Kind(models.TextChoices):
+        ONE_TIME_FEE = "one_time_fee", "One-time fee"
+        MINIMUM_TRUE_UP = "minimum_true_up", "Invoice minimum true-up"
+        DISCOUNT = "discount", "Discount"
+        TAX = "tax", "Tax"
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="adjustments")
+    position = models.PositiveIntegerField()
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    # The line it is on: "line:N" (InvoiceLine N), "fee:N", or the true-up's key.
+    line_key = models.CharField(max_length=40)
+    description = models.CharField(max_length=300)
+    amount = _amount()
+    # A tax: the amount it was computed on; a true-up: the charges it topped up.
+    base = _amount(null=True, blank=True)
+    percentage = ExactDecimalField(max_digits=9, decimal_places=4, null=True, blank=True)
+    jurisdiction = models.CharField(max_length=2, blank=True)
+    inclusive = models.BooleanField(default=False)
+    redemption = models.ForeignKey(
+        CouponRedemption,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="adjustments",
+    )
+
+    class Meta:
+        ordering = ["invoice", "position"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["invoice", "position"], name="invoices_invoiceadjustment_one_per_position"
+            ),
+            models.CheckConstraint(
+                condition=Q(amount__gte=0), name="invoices_invoiceadjustment_not_negative"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.description}"

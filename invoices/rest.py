@@ -26,6 +26,7 @@ from ninja import Field, P, PathEx, QueryEx, Router, Schema, Status
 
 from customers.models import Customer
 from customers.rest import get_customer
+from invoices.adjustments import with_steps
 from invoices.builder import (
     Invoice,
     PeriodRef,
@@ -200,7 +201,7 @@ def invoice_detail(request: HttpRequest, period: str, pk: ObjectId) -> dict[str,
     ref = _find(customer, period, timezone.now())
     if ref is None:
         raise Http404(f"{customer.name} has no invoice for the period {period!r}.")
-    return invoice_json(build_invoice(customer, ref))
+    return invoice_json(with_steps(build_invoice(customer, ref)))
 
 
 # Stored invoices: /invoices and /credit-notes ------------------------------------

@@ -11,6 +11,7 @@ from itertools import groupby
 from django_countries import countries
 
 from customers.models import Customer
+from invoices.adjustments import invoice_summary, with_steps
 from invoices.builder import (
     Header,
     InvoiceSection,
@@ -22,7 +23,7 @@ from invoices.builder import Invoice as InvoiceContent
 from invoices.credits import CustomerCredit, customer_credit
 from invoices.late_usage import pending_late_usage, with_late_usage
 from invoices.models import CreditGrant, CreditLedgerEntry, Invoice
-from pricing.invoice_steps import TAX_NOTES, TaxStatus
+from pricing.invoice_steps import TAX_NOTES, StepsSummary, TaxStatus
 from pricing.money import exact_sum
 from pricing.rating import LineKind, PricedLine, UnpricedUsage
 
@@ -41,6 +42,7 @@ class StoredContent(SectionedLines):
     credits: tuple[AppliedCredit, ...] = ()
     amount_due: Decimal | None = None
     credits_returned: bool = False
+    steps: StepsSummary | None = None
 
     @property
     def plan_name(self) -> str:
@@ -126,6 +128,7 @@ def stored_content(invoice: Invoice) -> StoredContent:
         plan_version=invoice.plan_version,
     )
     credits, returned = applied_credits(invoice)
+    charges = exact_sum(section.subtotal for section in sections)
     return StoredContent(
         header,
         invoice.currency,
@@ -134,6 +137,7 @@ def stored_content(invoice: Invoice) -> StoredContent:
         credits=credits,
         amount_due=invoice.due,
         credits_returned=returned,
+        steps=invoice_summary(invoice, charges),
     )
 
 
@@ -142,7 +146,7 @@ def draft_content(invoice: Invoice, now: datetime) -> InvoiceContent:
     earlier issued invoices it will bill. The page, the PDF and the API show this."""
     ref = stored_period(invoice.assignment, invoice.period_start, invoice.period_end, now)
     late = pending_late_usage(invoice.customer, before=invoice.period_start, until=now, now=now)
-    return with_late_usage(build_invoice(invoice.customer, ref), late)
+    return with_steps(with_late_usage(build_invoice(invoice.customer, ref), late))
 
 
 # Prepaid credit on the customer page -----------------------------------------------

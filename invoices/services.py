@@ -35,6 +35,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Field
 
 from customers.models import Customer, PlanAssignment
+from invoices.adjustments import Adjuster, adjustment_rows, charges_of_lines
 from invoices.builder import Invoice as InvoiceContent
 from invoices.builder import (
     InvoiceSection,
@@ -51,11 +52,13 @@ from invoices.models import (
     CreditNoteDocument,
     CreditNoteLine,
     Invoice,
+    InvoiceAdjustment,
     InvoiceDocument,
     InvoiceLine,
     InvoiceStatusChange,
     NumberSequence,
 )
+from pricing.invoice_steps import InvoiceSteps
 from pricing.models import Plan
 from pricing.money import exact_sum, format_money, in_minor_units, minor_unit_exponent
 from pricing.periods import Period
@@ -203,6 +206,39 @@ def _lines(invoice: Invoice, content: InvoiceContent, late: list[LateUsage]) -> 
     ]
 
 
+def _steps(
+    invoice: Invoice,
+    ref: PeriodRef,
+    content: InvoiceContent,
+    lines: list[InvoiceLine],
+    adjuster: Adjuster,
+) -> InvoiceSteps:
+    """The invoice steps on the lines about to be stored (invoices.adjustments),
+    counting the coupons' uses."""
+    return adjuster.run(
+        customer=invoice.customer,
+        ref=ref,
+        currency=invoice.assignment.plan.currency,
+        charges=charges_of_lines(lines),
+        invoice_charges=content.charges,
+        commit=True,
+    )
+
+
+def _store_lines(
+    invoice: Invoice,
+    ref: PeriodRef,
+    content: InvoiceContent,
+    lines: list[InvoiceLine],
+    adjuster: Adjuster,
+) -> Decimal:
+    """Store the lines and what the invoice steps did to them; the total."""
+    steps = _steps(invoice, ref, content, lines, adjuster)
+    InvoiceLine.objects.bulk_create(lines)
+    InvoiceAdjustment.objects.bulk_create(adjustment_rows(invoice, steps))
+    return steps.total
+
+
 # What finalization sets on the invoice row besides its number and status.
 SNAPSHOT_FIELDS = [
     "usage_end", "usage_cutoff", "issue_date", "due_date", "net_terms_days", "customer_name",
@@ -280,8 +316,9 @@ def invoice_finalize(*, invoice: Invoice, now: datetime, actor: str) -> Invoice:
         cutoff = now - RECEIPT_MARGIN
         content = build_invoice(locked.customer, ref, received_until=cutoff)
         late = _late(locked.customer, locked, cutoff, now)
-        InvoiceLine.objects.bulk_create(_lines(locked, content, late))
-        total = exact_sum([content.total, *(item.total for item in late)])
+        lines = _lines(locked, content, late)
+        adjuster = Adjuster([locked.customer_id], [locked.plan_id], lock=True)
+        total = _store_lines(locked, ref, content, lines, adjuster)
         _snapshot(
             locked, ref, total=total, plan_version=content.plan_version, cutoff=cutoff, now=now
         )
@@ -381,15 +418,23 @@ def invoice_finalize_batch(*, invoices: Sequence[int], now: datetime, actor: str
                 customer_id__in={draft.customer_id for draft in locked}, status__in=ISSUED
             ).values_list("customer_id", flat=True)
         )
+        adjuster = Adjuster(
+            [draft.customer_id for draft in locked], [draft.plan_id for draft in locked], lock=True
+        )
         lines: list[InvoiceLine] = []
+        adjustments: list[InvoiceAdjustment] = []
         totals: list[Decimal] = []
-        for draft, content in zip(locked, contents, strict=True):
+        for draft, ref, content in zip(locked, refs, contents, strict=True):
             late = (
                 _late(draft.customer, draft, cutoff, now) if draft.customer_id in issued_to else []
             )
-            lines += _lines(draft, content, late)
-            totals.append(exact_sum([content.total, *(item.total for item in late)]))
+            draft_lines = _lines(draft, content, late)
+            steps = _steps(draft, ref, content, draft_lines, adjuster)
+            lines += draft_lines
+            adjustments += adjustment_rows(draft, steps)
+            totals.append(steps.total)
         InvoiceLine.objects.bulk_create(lines)
+        InvoiceAdjustment.objects.bulk_create(adjustments)
         for draft, ref, total, content in zip(locked, refs, totals, contents, strict=True):
             version = content.plan_version
             _snapshot(draft, ref, total=total, plan_version=version, cutoff=cutoff, now=now)

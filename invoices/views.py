@@ -25,6 +25,7 @@ from django_tables2.export import TableExport
 
 from billing_site.htmx import page_or_partial
 from customers.models import Customer, PlanAssignment
+from invoices.adjustments import with_steps
 from invoices.builder import (
     billing_tz,
     build_invoice,
@@ -368,6 +369,7 @@ def _billing_context(request: HttpRequest, customer: Customer) -> dict[str, Any]
                 .filter(assignment=ref.assignment, period_start=ref.period.start)
                 .first()
             )
+        content = with_steps(content)
     return {
         "customer": customer,
         "periods": periods,
@@ -405,7 +407,7 @@ def invoice_pdf(request: HttpRequest, pk: int) -> HttpResponse:
     ref = selected_period(customer, request.GET.get("period"), customer_periods(customer, now), now)
     if ref is None:
         raise Http404("This customer has no invoice yet.")
-    invoice = build_invoice(customer, ref)
+    invoice = with_steps(build_invoice(customer, ref))
     pdf = render_invoice_pdf(invoice, simplified=request.GET.get("view") == "simplified")
     return _pdf(pdf, f"invoice-{slugify(customer.customer_id)}-{ref.period.start:%Y-%m-%d}.pdf")
 

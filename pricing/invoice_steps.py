@@ -47,6 +47,46 @@ class DiscountKind(StrEnum):
     PERCENTAGE = "percentage"
     FIXED = "fixed"
 
+    @property
+    def label(self) -> str:
+        return "Percentage" if self is DiscountKind.PERCENTAGE else "Fixed amount"
+
+
+class DiscountDuration(StrEnum):
+    """How many invoices a coupon given to a customer discounts."""
+
+    ONCE = "once"  # the first invoice it applies to
+    REPEATING = "repeating"  # the first N
+    FOREVER = "forever"  # every one, while it stays applied
+
+    @property
+    def label(self) -> str:
+        return {"once": "Once", "repeating": "For N invoices", "forever": "Forever"}[self.value]
+
+
+@dataclass(frozen=True)
+class CouponTerms:
+    """A coupon's terms, as `discount_applies` and the pages read them."""
+
+    kind: DiscountKind
+    value: Decimal
+    currency: str | None
+    duration: DiscountDuration
+    periods: int | None = None  # for REPEATING
+
+    def applies(self, used: int) -> bool:
+        """Whether the coupon discounts one more invoice, after `used`."""
+        return discount_applies(self.duration, self.periods, used)
+
+
+def discount_applies(duration: DiscountDuration, periods: int | None, used: int) -> bool:
+    """Whether a coupon with this duration discounts another invoice once it
+    has discounted `used` issued invoices (void ones do not count)."""
+    if duration is DiscountDuration.FOREVER:
+        return True
+    limit = 1 if duration is DiscountDuration.ONCE else periods or 0
+    return used < limit
+
 
 class TaxStatus(StrEnum):
     """The one definition: Customer.tax_status is built from it."""
@@ -588,3 +628,75 @@ def _units(amount: Decimal, exponent: int) -> int:
 
 def _money(units: int, exponent: int) -> Decimal:
     return Decimal(units).scaleb(-exponent)
+
+
+# --- what an invoice shows of its steps --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SummaryRow:
+    description: str
+    amount: Decimal
+
+
+@dataclass(frozen=True)
+class SummaryTax:
+    name: str
+    percentage: Decimal
+    jurisdiction: str
+    inclusive: bool
+    base: Decimal
+    tax: Decimal
+
+
+@dataclass(frozen=True)
+class StepsSummary:
+    """An invoice's steps as its page and PDF show them, one labelled section
+    each: from a draft's InvoiceSteps (`summarize`) or an issued invoice's
+    stored adjustments (invoices.adjustments.stored_summary) alike."""
+
+    charges: Decimal  # the priced lines, before any step
+    fees: tuple[SummaryRow, ...]
+    discounts: tuple[SummaryRow, ...]
+    minimum_true_up: Decimal
+    subtotal: Decimal
+    taxes: tuple[SummaryTax, ...]
+    tax_added: Decimal
+    tax_included: Decimal
+    total: Decimal
+
+    @property
+    def shown(self) -> bool:
+        """Whether any step did something the invoice must show."""
+        return bool(self.fees or self.discounts or self.minimum_true_up or self.taxes)
+
+
+def summarize(steps: InvoiceSteps) -> StepsSummary:
+    fees = tuple(
+        SummaryRow(line.charge.description, line.charge.amount)
+        for line in steps.lines
+        if line.source is LineSource.ONE_TIME_FEE
+    )
+    return StepsSummary(
+        charges=steps.charges_total - sum((f.amount for f in fees), Decimal(0)),
+        fees=fees,
+        discounts=tuple(
+            SummaryRow(d.discount.description, d.applied) for d in steps.discounts if d.applied
+        ),
+        minimum_true_up=steps.minimum_true_up,
+        subtotal=steps.subtotal,
+        taxes=tuple(
+            SummaryTax(
+                row.rate.name,
+                row.rate.percentage,
+                row.rate.jurisdiction,
+                row.rate.inclusive,
+                row.base,
+                row.tax,
+            )
+            for row in steps.tax_summary
+        ),
+        tax_added=steps.tax_added,
+        tax_included=steps.tax_included,
+        total=steps.total,
+    )

@@ -1,13 +1,14 @@
 from __future__ import annotations
 
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 from django.db import models
 from django.urls import reverse
+from django_countries.fields import CountryField
 
 from meters.fields import ExactDecimalField
 from meters.models import Meter
-from pricing import periods, price_models, versions
+from pricing import invoice_steps, periods, price_models, versions
 from pricing.money import CURRENCIES, format_quantity
 from pricing.schema import (
     DEFAULT_BILLING_ANCHOR,
@@ -68,6 +69,13 @@ class Plan(models.Model):
     current_version = models.ForeignKey(
         "PlanVersion", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    # The taxes its invoices charge: of these, the ones of the customer's
+    # country (or of no country). Not versioned: an issued invoice keeps the
+    # taxes it charged (invoices.InvoiceAdjustment), and a tax rate's
+    # percentage never changes (a new rate replaces it).
+    tax_rates: models.ManyToManyField[TaxRate, Any] = models.ManyToManyField(
+        "TaxRate", blank=True, related_name="plans"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -99,6 +107,22 @@ class PlanVersion(models.Model):
     change = models.CharField(
         max_length=300, blank=True, default="", help_text="What this version changed."
     )
+    # Invoice-level prices (pricing.invoice_steps), copied into each new version.
+    invoice_minimum = ExactDecimalField(
+        max_digits=30,
+        decimal_places=15,
+        null=True,
+        blank=True,
+        help_text="Per billing period, fees and usage together after discounts: an invoice "
+        "below it is trued up to it (prorated like base fees).",
+    )
+    # [{"description": "Setup fee", "amount": "500.00"}, …] as strings, so no
+    # float touches them (pricing.schema.read_one_time_fees).
+    one_time_fees = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Charged once, on the first invoice of each assignment.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -107,6 +131,10 @@ class PlanVersion(models.Model):
             models.UniqueConstraint(fields=["plan", "number"], name="pricing_version_numbered"),
             models.CheckConstraint(
                 condition=models.Q(number__gte=1), name="pricing_version_number_positive"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(invoice_minimum__gte=0) | models.Q(invoice_minimum__isnull=True),
+                name="pricing_version_minimum_not_negative",
             ),
         ]
 
@@ -251,3 +279,121 @@ class PriceCell(models.Model):
         if self.price_model != self.PriceModel.PER_UNIT:
             return f"{combo}: {self.get_price_model_display()}"
         return f"{combo}: {format_quantity(self.unit_price)}"  # "0.00001", not "0.000010000…"
+
+
+class TaxRate(models.Model):
+    """A tax: a name, a percentage, where it applies, and whether prices
+    include it. Its percentage and inclusiveness never change once made (as
+    Stripe's tax rates): a new rate replaces it, and the old one is archived."""
+
+    code = models.SlugField(
+        max_length=50, unique=True, help_text="How plan files and the API name it: uk-vat."
+    )
+    name = models.CharField(max_length=100, help_text="Printed on invoices: VAT.")
+    percentage = ExactDecimalField(max_digits=9, decimal_places=4, help_text="20 for 20%.")
+    country = CountryField(
+        blank=True, help_text="The jurisdiction: it taxes customers there. Blank: everywhere."
+    )
+    inclusive = models.BooleanField(
+        default=False,
+        help_text="Prices already include this tax (tax-inclusive), rather than it being "
+        "added on top (tax-exclusive).",
+    )
+    archived_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["code"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(percentage__gte=0, percentage__lte=100),
+                name="pricing_taxrate_percentage_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        where = f" ({self.country.code})" if self.country else ""
+        return f"{self.name} {format_quantity(self.percentage)}%{where}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("pricing:tax_rates") + f"#tax-rate-{self.pk}"
+
+
+class Coupon(models.Model):
+    """A discount a customer or an assignment can be given
+    (invoices.CouponRedemption): a percentage or a fixed amount, for one
+    invoice, N invoices or for as long as it is applied, on the whole invoice
+    or on the charges of chosen meters. Its terms never change once made;
+    it can be archived (no new redemptions)."""
+
+    Kind: TypeAlias = invoice_steps.DiscountKind  # noqa: UP040
+    Duration: TypeAlias = invoice_steps.DiscountDuration  # noqa: UP040
+
+    code = models.CharField(
+        max_length=50, unique=True, help_text="What customers and the API name it: WELCOME10."
+    )
+    name = models.CharField(max_length=100, help_text="Printed on invoices.")
+    kind = models.CharField(max_length=20, choices=[(k.value, k.label) for k in Kind])
+    # A percentage (10 = 10%) or an amount in `currency`.
+    value = ExactDecimalField(max_digits=30, decimal_places=15)
+    currency = models.CharField(
+        max_length=3,
+        blank=True,
+        choices=[(c, c) for c in CURRENCIES],
+        help_text="A fixed amount's currency; it discounts only invoices in it.",
+    )
+    duration = models.CharField(
+        max_length=20, choices=[(d.value, d.label) for d in Duration], default=Duration.ONCE
+    )
+    duration_periods = models.PositiveIntegerField(
+        null=True, blank=True, help_text="For a repeating coupon: how many invoices it discounts."
+    )
+    meters = models.ManyToManyField(
+        Meter,
+        blank=True,
+        related_name="+",
+        help_text="Discount only these meters' charges. None: the whole invoice.",
+    )
+    max_redemptions = models.PositiveIntegerField(
+        null=True, blank=True, help_text="How many customers may be given it. Blank: no limit."
+    )
+    redeem_by = models.DateTimeField(
+        null=True, blank=True, help_text="It can be given until then; given ones keep applying."
+    )
+    archived_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["code"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(value__gt=0), name="pricing_coupon_positive"),
+            models.CheckConstraint(
+                condition=~models.Q(kind="percentage") | models.Q(value__lte=100),
+                name="pricing_coupon_percentage_at_most_100",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(kind="fixed") | ~models.Q(currency=""),
+                name="pricing_coupon_fixed_has_currency",
+            ),
+            models.CheckConstraint(
+                condition=(models.Q(duration="repeating") & models.Q(duration_periods__gte=1))
+                | (~models.Q(duration="repeating") & models.Q(duration_periods__isnull=True)),
+                name="pricing_coupon_repeating_has_periods",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.name}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("pricing:coupons") + f"#coupon-{self.pk}"
+
+    @property
+    def spec(self) -> invoice_steps.CouponTerms:
+        return invoice_steps.CouponTerms(
+            self.Kind(self.kind),
+            self.value,
+            self.currency or None,
+            self.Duration(self.duration),
+            self.duration_periods,
+        )

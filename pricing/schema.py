@@ -44,7 +44,7 @@ from typing import cast
 from meters.meter_rules import has_control_characters
 from meters.naming import dimension_key
 from meters.validation import UNSTORABLE
-from pricing.money import CURRENCIES
+from pricing.money import CURRENCIES, MAX_AMOUNT, in_minor_units, minor_unit_exponent
 from pricing.periods import BillingAnchor, LateUsagePolicy, Period
 from pricing.price_models import CellPrice, PackageRounding, PriceModel, Tier
 
@@ -167,12 +167,30 @@ class InvoiceTerms:
 
 
 @dataclass(frozen=True)
+class OneTimeFee:
+    description: str
+    amount: Decimal
+
+
+@dataclass(frozen=True, kw_only=True)
+class InvoiceCharges:
+    """A plan's invoice-level prices (PlanVersion): the invoice minimum per
+    period (fees and usage together, after discounts) and the one-time fees
+    of an assignment's first invoice (pricing.invoice_steps)."""
+
+    invoice_minimum: Decimal | None = None
+    one_time_fees: tuple[OneTimeFee, ...] = ()
+
+
+@dataclass(frozen=True)
 class PlanDraft:
     name: str
     billing_period: str
     currency: str
     rates: tuple[RateDraft, ...] = field(default_factory=tuple)
     terms: InvoiceTerms = InvoiceTerms()
+    charges: InvoiceCharges = InvoiceCharges()
+    tax_rates: tuple[str, ...] = ()  # TaxRate codes
 
 
 class _Reader:
@@ -218,6 +236,23 @@ class _Reader:
             self.fail(
                 path, f"is too large: use at most {MAX_DIGITS - places} digits before the point"
             )
+            return None
+        return value
+
+    def money(
+        self, raw: object, path: str, currency: str, *, allow_none: bool = False
+    ) -> Decimal | None:
+        """An invoice-level amount: non-negative, in `currency`'s minor unit,
+        below MAX_AMOUNT."""
+        value = self.amount(raw, path, allow_none=allow_none)
+        if value is None:
+            return None
+        if value >= MAX_AMOUNT:
+            self.fail(path, f"must be less than {MAX_AMOUNT:,}")
+            return None
+        if currency in CURRENCIES and not in_minor_units(value, currency):
+            places = minor_unit_exponent(currency)
+            self.fail(path, f"must have at most {places} decimal places in {currency}")
             return None
         return value
 
@@ -407,6 +442,65 @@ def read_terms(
         late_usage_policy=LateUsagePolicy(cast(str, values["late_usage_policy"])),
     )
     return terms, []
+
+
+MAX_ONE_TIME_FEES = 20
+MAX_FEE_DESCRIPTION = 200
+MAX_TAX_RATES = 50
+CHARGE_KEYS = ("invoice_minimum", "one_time_fees")
+
+
+def read_invoice_charges(
+    raw: Mapping[str, object], currency: str
+) -> tuple[InvoiceCharges | None, list[Problem]]:
+    """A plan's `invoice_minimum` ("50.00" or null) and `one_time_fees`
+    ([{"description": "Setup fee", "amount": "500.00"}, …]), checked: amounts
+    are money in the plan's currency (at most its minor unit, below
+    MAX_AMOUNT), a fee above zero with a description. Left out: none."""
+    r = _Reader()
+    minimum = r.money(raw.get("invoice_minimum"), "invoice_minimum", currency, allow_none=True)
+    fees_raw = raw.get("one_time_fees", [])
+    fees: list[OneTimeFee] = []
+    if not isinstance(fees_raw, list):
+        r.fail("one_time_fees", "must be a list")
+    elif len(fees_raw) > MAX_ONE_TIME_FEES:
+        r.fail("one_time_fees", _too_many(len(fees_raw), MAX_ONE_TIME_FEES, "one-time fees"))
+    else:
+        for i, item in enumerate(fees_raw):
+            path = f"one_time_fees[{i}]"
+            if not isinstance(item, Mapping):
+                r.fail(path, 'must be an object like {"description": "Setup fee", "amount": "500"}')
+                continue
+            description = item.get("description")
+            text = description.strip() if isinstance(description, str) else ""
+            if not text:
+                r.fail(f"{path}.description", "is required: the customer reads it on the invoice")
+            elif len(text) > MAX_FEE_DESCRIPTION:
+                r.fail(f"{path}.description", f"must be at most {MAX_FEE_DESCRIPTION} characters")
+            elif problem := unstorable_text_problem(text):
+                r.fail(f"{path}.description", problem)
+            amount = r.money(item.get("amount"), f"{path}.amount", currency)
+            if amount is not None and amount == 0:
+                r.fail(f"{path}.amount", "must be greater than zero")
+            elif amount is not None and text:
+                fees.append(OneTimeFee(text, amount))
+    if r.problems:
+        return None, r.problems
+    return InvoiceCharges(invoice_minimum=minimum, one_time_fees=tuple(fees)), []
+
+
+def read_tax_rate_codes(raw: object, known: Sequence[str]) -> tuple[tuple[str, ...], list[Problem]]:
+    """A plan's `tax_rates`: a list of the codes of tax rates that exist."""
+    if raw is None:
+        return (), []
+    if not isinstance(raw, list) or not all(isinstance(v, str) for v in raw):
+        return (), [Problem("tax_rates", 'must be a list of tax rate codes, like ["uk-vat"]')]
+    if len(raw) > MAX_TAX_RATES:
+        return (), [Problem("tax_rates", _too_many(len(raw), MAX_TAX_RATES, "tax rates"))]
+    unknown = [code for code in raw if code not in known]
+    if unknown:
+        return (), [Problem("tax_rates", f"no tax rate {', '.join(map(shown, unknown))}")]
+    return tuple(dict.fromkeys(raw)), []
 
 
 def read_rate(

@@ -10,7 +10,7 @@ from pricing.models import Plan, PlanVersion, PriceCell, Rate
 from pricing.periods import BillingAnchor, LateUsagePolicy
 from pricing.price_models import CellPrice, PackageRounding, PriceModel, Tier
 from pricing.rating import RateSpec
-from pricing.schema import InvoiceTerms, PlanDraft, RateDraft
+from pricing.schema import InvoiceCharges, InvoiceTerms, OneTimeFee, PlanDraft, RateDraft
 
 # Matrix rows in the order they were entered (the plan page, exports and
 # invoices all list them that way).
@@ -103,4 +103,14 @@ def plan_draft(plan: Plan) -> PlanDraft:
         currency=plan.currency,
         rates=tuple(rate_draft(rate) for rate in rates),
         terms=plan_terms(plan),
+    )
+
+
+def version_charges(version: PlanVersion) -> InvoiceCharges:
+    """The version's invoice-level prices, read back."""
+    return InvoiceCharges(
+        invoice_minimum=version.invoice_minimum,
+        one_time_fees=tuple(
+            OneTimeFee(fee["description"], Decimal(fee["amount"])) for fee in version.one_time_fees
+        ),
     )

@@ -24,12 +24,14 @@ from pricing.schema import (
     DEFAULT_LATE_USAGE_POLICY,
     DEFAULT_NET_TERMS_DAYS,
     TERM_RULES,
+    InvoiceCharges,
     InvoiceTerms,
     PlanDraft,
     Problems,
     RateDraft,
     Size,
     rate_room_problems,
+    read_invoice_charges,
     read_terms,
     unstorable_text_problem,
 )
@@ -295,6 +297,8 @@ def _version_for_change(
         starts=starts,
         effective_at=now or timezone.now(),
         change=change[: PlanVersion._meta.get_field("change").max_length],
+        invoice_minimum=current.invoice_minimum,
+        one_time_fees=current.one_time_fees,
     )
     _copy_rates(current, version, leave_out)
     plan.current_version = version
@@ -467,6 +471,52 @@ def plan_import(*, draft: PlanDraft) -> Plan:
     for rate in draft.rates:
         rate_save(plan=plan, meter=meters[rate.meter], draft=rate)
     return plan
+
+
+def charges_to_fields(charges: InvoiceCharges) -> dict[str, object]:
+    """The checked invoice-level prices as PlanVersion stores them."""
+    return {
+        "invoice_minimum": charges.invoice_minimum,
+        "one_time_fees": [
+            {"description": fee.description, "amount": str(fee.amount)}
+            for fee in charges.one_time_fees
+        ],
+    }
+
+
+@transaction.atomic
+def plan_charges_save(
+    *,
+    plan: Plan,
+    invoice_minimum: object,
+    one_time_fees: object,
+    starts: str | None = None,
+    now: datetime | None = None,
+) -> PlanVersion:
+    """Set the plan's invoice minimum and one-time fees, checked by the plan
+    document's rules (pricing.schema.read_invoice_charges; ValidationError
+    keyed by field). Like a rate, in place while the plan has no
+    assignments, else in a new version taking effect as `starts` says."""
+    start = _checked_start(starts)
+    charges, problems = read_invoice_charges(
+        {"invoice_minimum": invoice_minimum, "one_time_fees": one_time_fees}, plan.currency
+    )
+    if charges is None:
+        errors: dict[str, list[str]] = {}
+        for problem in problems:
+            errors.setdefault(problem.path, []).append(problem.message)
+        raise ValidationError(errors)
+    current = _locked_current(plan)
+    fields = charges_to_fields(charges)
+    if all(getattr(current, name) == value for name, value in fields.items()):
+        return current
+    version, _ = _version_for_change(
+        plan, current, "Invoice minimum and one-time fees changed", start, now=now
+    )
+    for name, value in fields.items():
+        setattr(version, name, value)
+    version.save(update_fields=list(fields))
+    return version
 
 
 @transaction.atomic

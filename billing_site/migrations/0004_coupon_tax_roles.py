@@ -1,0 +1,22 @@
+from __future__ import annotations
+
+from django.db import migrations
+
+from billing_site.roles import roles_sync
+
+
+def sync_roles(apps, schema_editor):
+    roles_sync(apps=apps, using=schema_editor.connection.alias)
+
+
+class Migration(migrations.Migration):
+    """Coupons and tax rates join the roles: Viewers see them, Billing
+    operators give customers coupons and remove them, Admins make coupons
+    and tax rates (billing_site/roles.py)."""
+
+    dependencies = [
+        ("billing_site", "0003_credit_grant_roles"),
+        ("invoices", "0006_adjustments_coupons"),
+    ]
+
+    operations = [migrations.RunPython(sync_roles, migrations.RunPython.noop)]
