@@ -5,8 +5,11 @@ nothing else. The database backs each rule (migration 0002's triggers).
 
 Finalization, the one step that must never be done twice or half:
 1. lock the draft's row (SELECT … FOR UPDATE) and re-check it is a draft;
-2. re-rate its period from usage (invoices.builder.build_invoice) and store
-   the lines;
+2. re-rate its period from usage (invoices.builder.build_invoice), run the
+   invoice steps on its lines (invoices.adjustments: fees, discounts with the
+   coupons given locked and counted, the invoice minimum, tax), and store the
+   lines and the steps' rows; then draw prepaid credit (invoices.credits)
+   against the total;
 3. take the next number from the locked counter row, last, so the counter is
    held only for the few statements before COMMIT;
 4. freeze the snapshot (customer, seller, plan), totals and dates.
@@ -35,7 +38,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Field
 
 from customers.models import Customer, PlanAssignment
-from invoices.adjustments import Adjuster, adjustment_rows, charges_of_lines
+from invoices.adjustments import Adjuster, adjustment_rows, charges_of_lines, line_key
 from invoices.builder import Invoice as InvoiceContent
 from invoices.builder import (
     InvoiceSection,
@@ -547,12 +550,33 @@ def credited_by_line(invoice: Invoice) -> dict[int | None, Decimal]:
     return credited
 
 
+def billed_by_line(invoice: Invoice) -> dict[int, Decimal]:
+    """What the customer was charged for each line: its amount, less the
+    discounts on it, plus the tax added on it (tax included in a price is
+    already in the amount). One query for the lines, one for the steps."""
+    lines = list(invoice.lines.order_by("position"))
+    change: dict[str, Decimal] = {}
+    for adjustment in invoice.adjustments.filter(line_key__startswith="line:"):
+        sign = {InvoiceAdjustment.Kind.DISCOUNT: -1, InvoiceAdjustment.Kind.TAX: 1}.get(
+            InvoiceAdjustment.Kind(adjustment.kind), 0
+        )
+        if adjustment.inclusive:
+            sign = 0
+        change[adjustment.line_key] = (
+            change.get(adjustment.line_key, Decimal(0)) + sign * adjustment.amount
+        )
+    return {
+        line.pk: line.amount + change.get(line_key(line.position), Decimal(0)) for line in lines
+    }
+
+
 def credit_note_create(
     *, invoice: Invoice, requests: Sequence[CreditRequest], reason: str, now: datetime, actor: str
 ) -> CreditNote:
     """Credit part or all of an issued invoice. No line is credited beyond
-    its amount and the invoice never beyond its total; the invoice row is
-    locked, so two credit notes at once cannot together exceed it."""
+    what was charged for it (`billed_by_line`: after its discounts, with its
+    tax) and the invoice never beyond its total; the invoice row is locked,
+    so two credit notes at once cannot together exceed it."""
     reason = reason.strip()
     if not reason:
         raise ValidationError({"reason": "Say why the credit is given."})
@@ -564,6 +588,7 @@ def credit_note_create(
         if not wanted:
             raise ValidationError({"amount": "Credit an amount greater than zero."})
         credited = credited_by_line(locked)
+        billed = billed_by_line(locked)
         total_credited = exact_sum(credited.values())
         assert locked.total is not None
         remaining = locked.total - total_credited
@@ -580,7 +605,7 @@ def credit_note_create(
             if r.invoice_line is not None:
                 if r.invoice_line.invoice_id != locked.pk:
                     raise ValidationError({"line": "That line is not on this invoice."})
-                left = r.invoice_line.amount - credited.get(r.invoice_line.pk, Decimal(0))
+                left = billed[r.invoice_line.pk] - credited.get(r.invoice_line.pk, Decimal(0))
                 if r.amount > left:
                     raise ValidationError(
                         {

@@ -25,9 +25,18 @@ from time_machine import TimeMachineFixture
 from customers.models import Customer, PlanAssignment
 from invoices.closing import CloseReport, close_periods, drafts_create, finalize_due_drafts
 from invoices.credits import credit_grant_create, grant_balances
-from invoices.models import CreditNote, Invoice, InvoiceLine, InvoiceStatusChange, NumberSequence
+from invoices.discounts import coupon_redeem
+from invoices.models import (
+    CreditNote,
+    Invoice,
+    InvoiceAdjustment,
+    InvoiceLine,
+    InvoiceStatusChange,
+    NumberSequence,
+)
 from invoices.services import SYSTEM, CreditRequest, credit_note_create, invoice_finalize
 from meters.services import events_ingest, meter_create
+from pricing.coupons import coupon_create
 from pricing.models import Plan
 from pricing.price_models import CellPrice
 from pricing.schema import RateDraft
@@ -317,3 +326,37 @@ def test_two_invoices_finalized_at_once_never_draw_the_same_credit(
         Decimal("0.00"),
         Decimal("0.08"),
     ]
+
+
+@needs_postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_invoices_finalized_at_once_use_a_coupon_once_only_once(
+    time_machine: TimeMachineFixture,
+) -> None:
+    """A 50% coupon "once", given in February: February's and March's
+    invoices finalized by two workers at the same moment, and exactly one of
+    them is discounted (the coupon rows are locked before the counting)."""
+    time_machine.move_to(MID_MARCH, tick=False)
+    for name in ("invoice", "credit_note"):
+        NumberSequence.objects.get_or_create(name=name)
+    guide = guide_setup(MID_MARCH, start_at=datetime(2025, 2, 1, tzinfo=UTC))
+    february = [dict(r, uniqueId=f"feb-{n}") for n, r in enumerate(guide_records(FEBRUARY))]
+    assert events_ingest(records=february, now=MID_MARCH).accepted == 4
+    half = coupon_create(code="HALF", name="Half off", kind="percentage", value="50", now=FEBRUARY)
+    coupon_redeem(coupon=half, customer=guide.customer, now=FEBRUARY, actor="operator")
+    drafts_create(now=MID_MARCH)
+    drafts = iter(list(Invoice.objects.order_by("period_start")))
+    lock = threading.Lock()
+
+    def finalize_one() -> Decimal | None:
+        with lock:
+            draft = next(drafts)
+        return invoice_finalize(invoice=draft, now=AFTER_GRACE, actor=SYSTEM).total
+
+    totals = at_once(2, finalize_one)
+
+    # $0.14 at half price, each line rounded half up: $0.06; the other in full.
+    assert sorted(t for t in totals if t is not None) == [Decimal("0.06"), Decimal("0.14")]
+    assert (
+        InvoiceAdjustment.objects.filter(kind="discount").values("invoice").distinct().count() == 1
+    )

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from time_machine import TimeMachineFixture
 
@@ -17,7 +18,14 @@ from invoices.closing import close_periods
 from invoices.discounts import coupon_redeem, coupon_remove
 from invoices.models import Invoice, InvoiceAdjustment
 from invoices.selectors import draft_content, stored_content
-from invoices.services import draft_ensure, invoice_finalize, invoice_void
+from invoices.services import (
+    CreditRequest,
+    billed_by_line,
+    credit_note_create,
+    draft_ensure,
+    invoice_finalize,
+    invoice_void,
+)
 from meters.services import events_ingest
 from pricing.coupons import coupon_create
 from pricing.models import Coupon, TaxRate
@@ -255,3 +263,28 @@ def test_the_database_refuses_to_change_stored_adjustments(guide: Guide, sql: st
     with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(sql)
     assert InvoiceAdjustment.objects.count() == len(MARCH_STEPS)
+
+
+def test_a_line_is_credited_up_to_what_was_charged_for_it(guide: Guide) -> None:
+    every_step(guide)
+    march = issue(guide)
+    first = march.lines.get(position=1)
+    # $0.10, less its 10% ($0.01), plus its VAT ($0.02): $0.11 was charged.
+    assert billed_by_line(march)[first.pk] == Decimal("0.11")
+    later = APRIL + timedelta(days=3)
+    with pytest.raises(ValidationError, match=r"at most \$0\.11"):
+        credit_note_create(
+            invoice=march,
+            requests=[CreditRequest(first, Decimal("0.12"))],
+            reason="overcharged",
+            now=later,
+            actor=ACTOR,
+        )
+    note = credit_note_create(
+        invoice=march,
+        requests=[CreditRequest(first, Decimal("0.11"))],
+        reason="overcharged",
+        now=later,
+        actor=ACTOR,
+    )
+    assert note.total == Decimal("0.11")
