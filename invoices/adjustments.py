@@ -27,17 +27,17 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from fractions import Fraction
 
-from django.db.models import Count, Q
+from django.db.models import Count, Q, Sum
 
 from customers.models import Customer
 from invoices.builder import Invoice as InvoiceContent
 from invoices.builder import InvoiceSection, PeriodRef
-from invoices.models import CouponRedemption, Invoice, InvoiceAdjustment, InvoiceLine
+from invoices.models import Commitment, CouponRedemption, Invoice, InvoiceAdjustment, InvoiceLine
 from pricing.invoice_steps import (
     Charge,
     Discount,
@@ -134,12 +134,39 @@ class Adjuster:
         for redemption in redemptions:
             self.redemptions[redemption.customer_id].append(redemption)
             self.used[redemption.pk] = redemption.used
+        self._commitments(set(customers), lock=lock)
         self.tax_rates: dict[int, list[TaxRate]] = defaultdict(list)
         links = Plan.tax_rates.through.objects.filter(plan_id__in=set(plans)).select_related(
             "taxrate"
         )
         for link in links.order_by("taxrate__code"):
             self.tax_rates[link.plan_id].append(link.taxrate)
+
+    def _commitments(self, customers: set[int], *, lock: bool) -> None:
+        """The customers' commitments whose invoice is not void, by
+        assignment, and what issued (non-void) invoices have drawn from each."""
+        found = Commitment.objects.filter(customer_id__in=customers).exclude(
+            invoice__status=Invoice.Status.VOID
+        )
+        if lock:
+            ids = list(found.select_for_update().order_by("pk").values_list("pk", flat=True))
+            found = Commitment.objects.filter(pk__in=ids)
+        issued = Q(adjustments__kind=Kind.COMMITMENT) & ~Q(
+            adjustments__invoice__status__in=[Invoice.Status.DRAFT, Invoice.Status.VOID]
+        )
+        rows = found.annotate(drawn=Sum("adjustments__amount", filter=issued)).order_by("pk")
+        self.commitments: dict[int, list[Commitment]] = defaultdict(list)
+        self.drawn: dict[int, Decimal] = {}
+        for commitment in rows:
+            self.commitments[commitment.assignment_id].append(commitment)
+            self.drawn[commitment.pk] = Decimal(commitment.drawn or 0)
+
+    def commitment(self, ref: PeriodRef) -> Commitment | None:
+        """The commitment whose term the period starts in, if any."""
+        for commitment in self.commitments.get(ref.assignment.pk, []):
+            if commitment.starts_at <= ref.period.start < commitment.ends_at:
+                return commitment
+        return None
 
     def discounts(
         self, customer: Customer, assignment_id: int, currency: str, period_end: datetime
@@ -176,9 +203,14 @@ class Adjuster:
         charges: list[Charge],
         invoice_charges: InvoiceCharges,
         commit: bool,
-    ) -> InvoiceSteps:
+    ) -> Adjusted:
         """The steps of one invoice. With `commit` (finalization), each coupon
-        that discounted it counts one more use, for the invoices after it."""
+        that discounted it counts one more use, and what it drew from a
+        commitment is taken off the commitment, for the invoices after it."""
+        commitment = self.commitment(ref)
+        balance = None
+        if commitment is not None:
+            balance = max(Decimal(0), commitment.amount - self.drawn[commitment.pk])
         steps = invoice_steps(
             currency=currency,
             charges=charges,
@@ -190,20 +222,37 @@ class Adjuster:
                 self.tax_rates.get(ref.assignment.plan_id, []), str(customer.country.code or "")
             ),
             tax_status=TaxStatus(customer.tax_status),
+            commitment_balance=balance,
         )
         if commit:
             for applied in steps.discounts:
                 if applied.applied:
                     self.used[redemption_id(applied.discount.id)] += 1
-        return steps
+            if commitment is not None:
+                self.drawn[commitment.pk] += steps.commitment_drawn
+        return Adjusted(steps, commitment.pk if commitment else None)
+
+
+@dataclass(frozen=True)
+class Adjusted:
+    """An invoice's steps, and the commitment they drew from (if any)."""
+
+    steps: InvoiceSteps
+    commitment_id: int | None
+
+    def rows(self, invoice: Invoice) -> list[InvoiceAdjustment]:
+        return adjustment_rows(invoice, self.steps, self.commitment_id)
 
 
 def redemption_id(discount_id: str) -> int:
     return int(discount_id.removeprefix(COUPON_PREFIX))
 
 
-def adjustment_rows(invoice: Invoice, steps: InvoiceSteps) -> list[InvoiceAdjustment]:
-    """What the steps did, line by line, as rows to store with the lines."""
+def adjustment_rows(
+    invoice: Invoice, steps: InvoiceSteps, commitment_id: int | None = None
+) -> list[InvoiceAdjustment]:
+    """What the steps did, line by line, as rows to store with the lines
+    (`commitment_id`: the commitment the steps drew from, if any)."""
     rows: list[InvoiceAdjustment] = []
     descriptions = {d.discount.id: d.discount.description for d in steps.discounts}
 
@@ -234,12 +283,21 @@ def adjustment_rows(invoice: Invoice, steps: InvoiceSteps) -> list[InvoiceAdjust
                 base=steps.minimum.spend,
             )
         for part in line.discounts:
+            coupon = part.discount_id.startswith(COUPON_PREFIX)
             add(
                 Kind.DISCOUNT,
                 key,
                 descriptions[part.discount_id],
                 part.amount,
-                redemption_id=redemption_id(part.discount_id),
+                redemption_id=redemption_id(part.discount_id) if coupon else None,
+            )
+        if line.commitment:
+            add(
+                Kind.COMMITMENT,
+                key,
+                "Paid from the prepaid commitment",
+                line.commitment,
+                commitment_id=commitment_id,
             )
         for tax in line.taxes:
             add(
@@ -260,7 +318,7 @@ def with_steps(content: InvoiceContent) -> InvoiceContent:
     the steps make of it as things stand: nothing is locked or counted."""
     ref = content.ref
     adjuster = Adjuster([content.customer.pk], [ref.assignment.plan_id], lock=False)
-    steps = adjuster.run(
+    adjusted = adjuster.run(
         customer=content.customer,
         ref=ref,
         currency=content.currency,
@@ -268,7 +326,7 @@ def with_steps(content: InvoiceContent) -> InvoiceContent:
         invoice_charges=content.charges,
         commit=False,
     )
-    return replace(content, steps=summarize(steps))
+    return replace(content, steps=summarize(adjusted.steps))
 
 
 def invoice_summary(invoice: Invoice, charges: Decimal) -> StepsSummary:
@@ -284,9 +342,11 @@ def stored_summary(
     fees = [SummaryRow(a.description, a.amount) for a in adjustments if a.kind == Kind.ONE_TIME_FEE]
     discounts: dict[str, Decimal] = {}
     taxes: dict[tuple[str, Decimal, str, bool], tuple[Decimal, Decimal]] = {}
-    true_up = Decimal(0)
+    true_up = drawn = Decimal(0)
     for a in adjustments:
-        if a.kind == Kind.DISCOUNT:
+        if a.kind == Kind.COMMITMENT:
+            drawn += a.amount
+        elif a.kind == Kind.DISCOUNT:
             discounts[a.description] = discounts.get(a.description, Decimal(0)) + a.amount
         elif a.kind == Kind.MINIMUM_TRUE_UP:
             true_up += a.amount
@@ -305,6 +365,7 @@ def stored_summary(
         fees=tuple(fees),
         discounts=tuple(SummaryRow(d, amount) for d, amount in discounts.items()),
         minimum_true_up=true_up,
+        commitment_drawn=drawn,
         subtotal=total - tax_added,
         taxes=summary_taxes,
         tax_added=tax_added,

@@ -146,7 +146,7 @@ def _missing_drafts(now: datetime) -> list[Invoice]:
         return []
     earliest = min(draft.period_start for draft in wanted)
     known = set(
-        Invoice.objects.filter(period_start__gte=earliest).values_list(
+        Invoice.objects.filter(kind=Invoice.Kind.USAGE, period_start__gte=earliest).values_list(
             "assignment_id", "period_start"
         )
     )

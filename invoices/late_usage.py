@@ -90,7 +90,9 @@ def pending_late_usage(
     started before `before`, up to `until`, that no invoice has billed yet.
     Costs one query when there is none (the common case)."""
     issued = list(
-        customer.invoices.filter(status__in=ISSUED, period_start__lt=before)
+        customer.invoices.filter(
+            kind=Invoice.Kind.USAGE, status__in=ISSUED, period_start__lt=before
+        )
         .select_related("assignment__plan")
         .order_by("period_start")
     )

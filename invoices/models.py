@@ -48,10 +48,18 @@ class Invoice(models.Model):
         VOID = "void", "Void"
         UNCOLLECTIBLE = "uncollectible", "Uncollectible"
 
+    class Kind(models.TextChoices):
+        USAGE = "usage", "Usage"  # a billing period's invoice, in arrears
+        COMMITMENT = "commitment", "Prepaid commitment"  # a commitment's purchase, up front
+
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="invoices")
     assignment = models.ForeignKey(
         PlanAssignment, on_delete=models.PROTECT, related_name="invoices"
     )
+    # A usage invoice covers one billing period of the assignment; a
+    # commitment invoice covers the commitment's term, and is issued when the
+    # commitment is made (invoices.commitments).
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.USAGE)
     plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="invoices")
     period_start = models.DateTimeField()
     period_end = models.DateTimeField()
@@ -114,7 +122,9 @@ class Invoice(models.Model):
         ordering = ["-period_start", "-pk"]
         constraints = [
             models.UniqueConstraint(
-                fields=["assignment", "period_start"], name="invoices_invoice_one_per_period"
+                fields=["assignment", "period_start"],
+                condition=Q(kind="usage"),
+                name="invoices_invoice_one_per_period",
             ),
             models.CheckConstraint(
                 condition=Q(period_end__gt=models.F("period_start")),
@@ -461,6 +471,7 @@ class InvoiceAdjustment(models.Model):
         ONE_TIME_FEE = "one_time_fee", "One-time fee"
         MINIMUM_TRUE_UP = "minimum_true_up", "Invoice minimum true-up"
         DISCOUNT = "discount", "Discount"
+        COMMITMENT = "commitment", "Paid from a prepaid commitment"
         TAX = "tax", "Tax"
 
     invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="adjustments")
@@ -482,6 +493,13 @@ class InvoiceAdjustment(models.Model):
         blank=True,
         related_name="adjustments",
     )
+    commitment = models.ForeignKey(
+        "Commitment",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="adjustments",
+    )
 
     class Meta:
         ordering = ["invoice", "position"]
@@ -496,3 +514,43 @@ class InvoiceAdjustment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: {self.description}"
+
+
+class Commitment(models.Model):
+    """A prepaid commitment: the customer pays `amount` up front (less
+    `discount_percent`) on a commitment invoice, and the usage invoices of
+    the assignment's periods within the term draw it down before tax; what it
+    cannot pay is overage, billed at the plan's rates (invoices.commitments).
+    Written once; what it has paid is its invoices' adjustments."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="commitments")
+    assignment = models.ForeignKey(
+        PlanAssignment, on_delete=models.PROTECT, related_name="commitments"
+    )
+    currency = models.CharField(max_length=3)
+    amount = _amount()
+    discount_percent = ExactDecimalField(max_digits=9, decimal_places=4, default=0)
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    invoice = models.OneToOneField(
+        Invoice, on_delete=models.PROTECT, related_name="commitment_bought"
+    )
+    created_at = models.DateTimeField()
+    created_by = models.CharField(max_length=200)
+
+    class Meta:
+        ordering = ["starts_at", "pk"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="invoices_commitment_positive"),
+            models.CheckConstraint(
+                condition=Q(discount_percent__gte=0, discount_percent__lt=100),
+                name="invoices_commitment_discount_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(ends_at__gt=models.F("starts_at")),
+                name="invoices_commitment_ends_after_start",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Commitment of {self.amount} {self.currency} ({self.pk})"

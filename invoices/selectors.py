@@ -43,6 +43,7 @@ class StoredContent(SectionedLines):
     amount_due: Decimal | None = None
     credits_returned: bool = False
     steps: StepsSummary | None = None
+    kind: str = Invoice.Kind.USAGE
 
     @property
     def plan_name(self) -> str:
@@ -138,6 +139,7 @@ def stored_content(invoice: Invoice) -> StoredContent:
         amount_due=invoice.due,
         credits_returned=returned,
         steps=invoice_summary(invoice, charges),
+        kind=invoice.kind,
     )
 
 

@@ -38,7 +38,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Field
 
 from customers.models import Customer, PlanAssignment
-from invoices.adjustments import Adjuster, adjustment_rows, charges_of_lines, line_key
+from invoices.adjustments import Adjusted, Adjuster, charges_of_lines, line_key
 from invoices.builder import Invoice as InvoiceContent
 from invoices.builder import (
     InvoiceSection,
@@ -61,7 +61,6 @@ from invoices.models import (
     InvoiceStatusChange,
     NumberSequence,
 )
-from pricing.invoice_steps import InvoiceSteps
 from pricing.models import Plan
 from pricing.money import exact_sum, format_money, in_minor_units, minor_unit_exponent
 from pricing.periods import Period
@@ -80,7 +79,7 @@ Status = Invoice.Status
 # Numbers ---------------------------------------------------------------------
 
 
-def _next_sequence(name: str) -> int:
+def next_sequence(name: str) -> int:
     """The next value of a gapless counter. Call inside the transaction that
     uses it: the row stays locked until COMMIT, and a rollback returns it."""
     counter = NumberSequence.objects.select_for_update().filter(name=name).first()
@@ -109,7 +108,8 @@ def draft_ensure(*, assignment: PlanAssignment, start: datetime, end: datetime) 
     a draft when there is none. Safe against a concurrent creator: the
     database's one-invoice-per-period rule decides, and the loser reads the
     winner's row."""
-    found = Invoice.objects.filter(assignment=assignment, period_start=start).first()
+    usage = Invoice.objects.filter(kind=Invoice.Kind.USAGE, assignment=assignment)
+    found = usage.filter(period_start=start).first()
     if found is not None:
         return found
     try:
@@ -123,7 +123,7 @@ def draft_ensure(*, assignment: PlanAssignment, start: datetime, end: datetime) 
                 currency=assignment.plan.currency,
             )
     except IntegrityError:
-        return Invoice.objects.get(assignment=assignment, period_start=start)
+        return usage.get(period_start=start)
 
 
 def settles_at(invoice: Invoice) -> datetime:
@@ -134,7 +134,9 @@ def settles_at(invoice: Invoice) -> datetime:
     return usage_end + timedelta(hours=assignment.plan.grace_period_hours)
 
 
-def _record(invoice: Invoice, before: str, *, now: datetime, actor: str, note: str = "") -> None:
+def record_change(
+    invoice: Invoice, before: str, *, now: datetime, actor: str, note: str = ""
+) -> None:
     InvoiceStatusChange.objects.create(
         invoice=invoice,
         from_status=before,
@@ -154,7 +156,9 @@ def invoice_hold(*, invoice: Invoice, hold: bool, now: datetime, actor: str) -> 
     if locked.on_hold != hold:
         locked.on_hold = hold
         locked.save(update_fields=["on_hold"])
-        _record(locked, locked.status, now=now, actor=actor, note="held" if hold else "released")
+        record_change(
+            locked, locked.status, now=now, actor=actor, note="held" if hold else "released"
+        )
     return locked
 
 
@@ -215,9 +219,9 @@ def _steps(
     content: InvoiceContent,
     lines: list[InvoiceLine],
     adjuster: Adjuster,
-) -> InvoiceSteps:
+) -> Adjusted:
     """The invoice steps on the lines about to be stored (invoices.adjustments),
-    counting the coupons' uses."""
+    counting the coupons' uses and drawing the commitment down."""
     return adjuster.run(
         customer=invoice.customer,
         ref=ref,
@@ -236,10 +240,10 @@ def _store_lines(
     adjuster: Adjuster,
 ) -> Decimal:
     """Store the lines and what the invoice steps did to them; the total."""
-    steps = _steps(invoice, ref, content, lines, adjuster)
+    adjusted = _steps(invoice, ref, content, lines, adjuster)
     InvoiceLine.objects.bulk_create(lines)
-    InvoiceAdjustment.objects.bulk_create(adjustment_rows(invoice, steps))
-    return steps.total
+    InvoiceAdjustment.objects.bulk_create(adjusted.rows(invoice))
+    return adjusted.steps.total
 
 
 # What finalization sets on the invoice row besides its number and status.
@@ -263,10 +267,31 @@ def _snapshot(
 ) -> None:
     """Freeze the customer, seller, plan, totals and dates on the invoice row
     (not saved; SNAPSHOT_FIELDS)."""
+    freeze_snapshot(
+        invoice,
+        usage_end=ref.usage_end,
+        total=total,
+        plan_version=plan_version,
+        cutoff=cutoff,
+        now=now,
+    )
+
+
+def freeze_snapshot(
+    invoice: Invoice,
+    *,
+    usage_end: datetime,
+    total: Decimal,
+    plan_version: int,
+    cutoff: datetime,
+    now: datetime,
+) -> None:
+    """`_snapshot` for any invoice: a period's, or a commitment's (whose
+    `usage_end` is its term's end)."""
     customer, plan = invoice.customer, invoice.assignment.plan
     issued = now.astimezone(billing_tz()).date()
     terms = _net_terms(customer, invoice)
-    invoice.usage_end = ref.usage_end
+    invoice.usage_end = usage_end
     invoice.usage_cutoff = cutoff
     invoice.issue_date = issued
     invoice.due_date = issued + timedelta(days=terms)
@@ -289,7 +314,7 @@ def _snapshot(
     invoice.on_hold = False
 
 
-def _set_due(invoice: Invoice, credits_applied: Decimal) -> None:
+def set_due(invoice: Invoice, credits_applied: Decimal) -> None:
     """The credit drawn (invoices.credits) and what is left to pay."""
     assert invoice.total is not None
     invoice.credits_applied = credits_applied
@@ -326,22 +351,22 @@ def invoice_finalize(*, invoice: Invoice, now: datetime, actor: str) -> Invoice:
             locked, ref, total=total, plan_version=content.plan_version, cutoff=cutoff, now=now
         )
         [applied] = credits_draw([locked], [total], now=now, actor=actor)
-        _set_due(locked, applied)
+        set_due(locked, applied)
         assert locked.issue_date is not None
         # Last, so the counter row is locked only until the COMMIT just below.
-        locked.sequence = _next_sequence("invoice")
+        locked.sequence = next_sequence("invoice")
         locked.number = document_number(
             settings.INVOICE_NUMBER_FORMAT, locked.sequence, locked.issue_date
         )
         locked.status = Status.OPEN
         locked.save()
-        _record(locked, Status.DRAFT, now=now, actor=actor, note=f"total {total}")
+        record_change(locked, Status.DRAFT, now=now, actor=actor, note=f"total {total}")
     return locked
 
 
 def _next_sequences(name: str, count: int) -> int:
     """The first of `count` consecutive values of a gapless counter, taken in
-    one UPDATE (which locks the row until COMMIT, as `_next_sequence`)."""
+    one UPDATE (which locks the row until COMMIT, as `next_sequence`)."""
     counters = NumberSequence.objects.filter(name=name)
     if not counters.update(next_value=F("next_value") + count):
         # A database emptied after migrate (manage.py flush).
@@ -432,10 +457,10 @@ def invoice_finalize_batch(*, invoices: Sequence[int], now: datetime, actor: str
                 _late(draft.customer, draft, cutoff, now) if draft.customer_id in issued_to else []
             )
             draft_lines = _lines(draft, content, late)
-            steps = _steps(draft, ref, content, draft_lines, adjuster)
+            adjusted = _steps(draft, ref, content, draft_lines, adjuster)
             lines += draft_lines
-            adjustments += adjustment_rows(draft, steps)
-            totals.append(steps.total)
+            adjustments += adjusted.rows(draft)
+            totals.append(adjusted.steps.total)
         InvoiceLine.objects.bulk_create(lines)
         InvoiceAdjustment.objects.bulk_create(adjustments)
         for draft, ref, total, content in zip(locked, refs, totals, contents, strict=True):
@@ -444,7 +469,7 @@ def invoice_finalize_batch(*, invoices: Sequence[int], now: datetime, actor: str
         for draft, applied in zip(
             locked, credits_draw(locked, totals, now=now, actor=actor), strict=True
         ):
-            _set_due(draft, applied)
+            set_due(draft, applied)
         # Last, so the counter row is locked only until the COMMIT just below.
         first = _next_sequences("invoice", len(locked))
         for n, draft in enumerate(locked):
@@ -491,7 +516,7 @@ def _move(
         for name, value in fields.items():
             setattr(locked, name, value)
         locked.save(update_fields=["status", *fields])
-        _record(locked, before, now=now, actor=actor, note=note)
+        record_change(locked, before, now=now, actor=actor, note=note)
     return locked
 
 
@@ -625,7 +650,7 @@ def credit_note_create(
                 }  # fmt: skip
             )
         issued = now.astimezone(billing_tz()).date()
-        seq = _next_sequence("credit_note")
+        seq = next_sequence("credit_note")
         note = CreditNote.objects.create(
             invoice=locked,
             number=document_number(settings.CREDIT_NOTE_NUMBER_FORMAT, seq, issued),

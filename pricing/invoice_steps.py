@@ -659,6 +659,7 @@ class StepsSummary:
     fees: tuple[SummaryRow, ...]
     discounts: tuple[SummaryRow, ...]
     minimum_true_up: Decimal
+    commitment_drawn: Decimal  # paid from a prepaid commitment, before tax
     subtotal: Decimal
     taxes: tuple[SummaryTax, ...]
     tax_added: Decimal
@@ -668,7 +669,13 @@ class StepsSummary:
     @property
     def shown(self) -> bool:
         """Whether any step did something the invoice must show."""
-        return bool(self.fees or self.discounts or self.minimum_true_up or self.taxes)
+        return bool(
+            self.fees
+            or self.discounts
+            or self.minimum_true_up
+            or self.commitment_drawn
+            or self.taxes
+        )
 
 
 def summarize(steps: InvoiceSteps) -> StepsSummary:
@@ -684,6 +691,7 @@ def summarize(steps: InvoiceSteps) -> StepsSummary:
             SummaryRow(d.discount.description, d.applied) for d in steps.discounts if d.applied
         ),
         minimum_true_up=steps.minimum_true_up,
+        commitment_drawn=steps.commitment_drawn,
         subtotal=steps.subtotal,
         taxes=tuple(
             SummaryTax(
