@@ -1,6 +1,9 @@
 """Getting a fresh install to the guide's invoice: the scenario of the guide
 "Billing for LLM tokens" (steps 1 to 6), built through the same services the
-screens use, and one demo user per role. `make run` calls it through the
+screens use, and one demo user per role. Beside it, a coupon (WELCOME10) and
+a tax rate (uk-vat) so the Coupons and Tax rates pages show what they are
+for; neither is given to the guide's customer nor set on its plan, so the
+guide's invoice stays exactly the guide's. `make run` calls it through the
 seed_guide command. It lives in invoices, the top app, because it uses every
 app below and ends with an invoice.
 
@@ -27,8 +30,10 @@ from invoices.builder import Invoice, build_invoice, current_period
 from meters.models import Meter
 from meters.services import events_ingest, meter_create
 from meters.validation import EPOCH
-from pricing.models import Plan, Rate
+from pricing.coupons import coupon_create
+from pricing.models import Coupon, Plan, Rate, TaxRate
 from pricing.services import plan_create, rate_create
+from pricing.taxes import tax_rate_create
 from pricing.versions import VersionStart
 
 PLAN_NAME = "Chatbot Usage Plan"
@@ -101,6 +106,8 @@ def guide_seed(*, now: datetime) -> GuideSeedResult:
     assignment = _assignment(customer, plan, now, result)
     _events(customer, assignment, now, result)
     _demo_users(result)
+    _demo_coupon(result, now)
+    _demo_tax_rate(result)
     ref = current_period(customer, now)
     result.invoice = build_invoice(customer, ref) if ref else None
     return result
@@ -132,6 +139,36 @@ def _demo_users(result: GuideSeedResult) -> None:
             user = user_create(username=username, email="", password=password, role=role)
         if user.is_active and user.check_password(password):
             result.demo_logins.append((username, password, role_of(user) or "no role"))
+
+
+# Shown on the Coupons and Tax rates pages; applied to no one.
+DEMO_COUPON_CODE = "WELCOME10"
+DEMO_TAX_RATE_CODE = "uk-vat"
+
+
+def _demo_coupon(result: GuideSeedResult, now: datetime) -> None:
+    exists = Coupon.objects.filter(code__iexact=DEMO_COUPON_CODE).exists()
+    terms = "" if exists else " (10% off, once; given to no one)"
+    result.note(f"coupon {DEMO_COUPON_CODE}{terms}", created=not exists)
+    if not exists:
+        coupon_create(
+            code=DEMO_COUPON_CODE,
+            name="Welcome offer",
+            kind=Coupon.Kind.PERCENTAGE,
+            value="10",
+            duration=Coupon.Duration.ONCE,
+            now=now,
+        )
+
+
+def _demo_tax_rate(result: GuideSeedResult) -> None:
+    exists = TaxRate.objects.filter(code__iexact=DEMO_TAX_RATE_CODE).exists()
+    terms = "" if exists else " (VAT 20%, GB, exclusive; on no plan)"
+    result.note(f"tax rate {DEMO_TAX_RATE_CODE}{terms}", created=not exists)
+    if not exists:
+        tax_rate_create(
+            code=DEMO_TAX_RATE_CODE, name="VAT", percentage="20", country="GB", inclusive=False
+        )
 
 
 def month_start(now: datetime) -> datetime:

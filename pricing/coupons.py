@@ -40,6 +40,7 @@ from pricing.schema import EXACT, unstorable_text_problem
 CODE = re.compile(r"^[A-Za-z0-9_-]{1,50}$")
 MAX_PERCENT_PLACES = 4
 MAX_PERIODS = 1_000
+MAX_REDEMPTIONS = 2_147_483_647  # what the column holds on every engine
 
 
 def code_taken(code: str) -> str:
@@ -120,8 +121,10 @@ def coupon_create(
             errors["duration_periods"] = f"Say for how many invoices: 1 to {MAX_PERIODS}."
     else:
         duration_periods = None
-    if max_redemptions is not None and max_redemptions < 1:
-        errors["max_redemptions"] = "At least 1, or leave it blank for no limit."
+    if max_redemptions is not None and not 1 <= max_redemptions <= MAX_REDEMPTIONS:
+        errors["max_redemptions"] = (
+            f"From 1 to {MAX_REDEMPTIONS:,}, or leave it blank for no limit."
+        )
     if redeem_by is not None and redeem_by <= now:
         errors["redeem_by"] = "Choose a time in the future, or leave it blank."
     if errors or amount is None or chosen is None or period is None:
@@ -157,7 +160,8 @@ def coupon_archive(*, coupon: Coupon, now: datetime) -> Coupon:
 
 
 def describe(coupon: Coupon) -> str:
-    """“10% off, once” or “$5.00 off, for 3 invoices, on API calls”."""
+    """“10% off, once” or “$5.00 off, for 3 invoices” (which meters it
+    covers is the coupon's `meters`, shown beside it)."""
     if coupon.kind == DiscountKind.PERCENTAGE:
         what = f"{format_quantity(coupon.value)}% off"
     else:

@@ -14,11 +14,13 @@ from customers.models import Customer, PlanAssignment
 from customers.services import customer_create, plan_assign
 from invoices.closing import close_periods
 from invoices.demo import DEMO_USERS, demo_password, guide_seed
-from invoices.models import Invoice
+from invoices.models import CouponRedemption, Invoice
 from meters.models import Meter, UsageEvent
 from meters.services import meter_create
-from pricing.models import Plan, PriceCell, Rate
+from pricing.coupons import coupon_create, describe
+from pricing.models import Coupon, Plan, PriceCell, Rate, TaxRate
 from pricing.services import plan_create
+from pricing.taxes import tax_rate_create
 
 pytestmark = pytest.mark.django_db
 
@@ -230,3 +232,43 @@ def test_seed_creates_one_demo_user_per_role_and_prints_their_logins(client: Cli
         assert role_of(response.wsgi_request.user) == role
         client.logout()
     assert "Created" not in run_command()
+
+
+def test_seed_adds_a_coupon_and_a_tax_rate_that_apply_to_no_one() -> None:
+    first = guide_seed(now=NOW)
+    close_periods(now=NOW)
+
+    coupon = Coupon.objects.get()
+    rate = TaxRate.objects.get()
+    assert (coupon.code, coupon.name, describe(coupon), coupon.archived_at) == (
+        "WELCOME10",
+        "Welcome offer",
+        "10% off, once",
+        None,
+    )
+    assert (rate.code, rate.name, rate.percentage, rate.country.code, rate.inclusive) == (
+        "uk-vat",
+        "VAT",
+        Decimal("20"),
+        "GB",
+        False,
+    )
+    assert "coupon WELCOME10 (10% off, once; given to no one)" in first.created
+    assert not CouponRedemption.objects.exists()
+    assert not Plan.objects.get().tax_rates.exists()
+    # The guide's invoice is the guide's: no discount, no tax.
+    assert Invoice.objects.get(period_start=FEBRUARY).total == Decimal("0.14")
+    assert first.invoice is not None and first.invoice.total == Decimal("0.14")
+
+
+def test_seed_keeps_an_existing_coupon_and_tax_rate_as_they_are() -> None:
+    coupon_create(code="welcome10", name="Spring offer", kind="percentage", value="25", now=NOW)
+    tax_rate_create(code="uk-vat", name="VAT", percentage="17.5", country="GB")
+
+    output = run_command()
+
+    assert list(Coupon.objects.values_list("code", "value")) == [("welcome10", Decimal("25"))]
+    assert list(TaxRate.objects.values_list("percentage", flat=True)) == [Decimal("17.5")]
+    assert "Kept existing coupon WELCOME10" in output
+    assert "Kept existing tax rate uk-vat" in output
+    assert (Coupon.objects.count(), TaxRate.objects.count()) == (1, 1)

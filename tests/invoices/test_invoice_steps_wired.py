@@ -190,7 +190,7 @@ def test_a_repeating_coupon_in_one_batch_discounts_only_as_many_invoices(
     )
     time_machine.move_to(MID_MARCH, tick=False)
     events_ingest(
-        records=[{**r, "uniqueId": r["uniqueId"] + "-march"} for r in guide_records(MID_MARCH)],
+        records=[{**r, "uniqueId": f"{r['uniqueId']}-march"} for r in guide_records(MID_MARCH)],
         now=MID_MARCH,
     )
     # February's and March's drafts are finalized together, in one batch.
