@@ -1,7 +1,8 @@
 """The native JSON API at /api/v1/ (docs/NATIVE_API.md), built with django-ninja.
 
 The endpoints live beside their apps (`meters/rest.py`, `pricing/rest.py`,
-`customers/rest.py`, `invoices/rest.py`); this module holds what they share:
+`customers/rest.py`, `invoices/rest.py`, `invoices/credit_rest.py`,
+`invoices/coupon_rest.py`); this module holds what they share:
 the API key check, the JSON error shape and the parsing of request bodies.
 
 Invariants:
@@ -34,20 +35,24 @@ from ninja.parser import Parser
 from ninja.types import DictStrAny
 
 from customers.rest import router as customers_router
+from invoices.commitment_rest import router as commitment_router
+from invoices.coupon_rest import router as coupon_router
 from invoices.credit_rest import router as credit_router
 from invoices.rest import router as invoices_router
 from meters.api_keys import KeyRefused
 from meters.machine_http import ApiKeyAuth
 from meters.records import loads
 from meters.rest import router as meters_router
+from pricing.catalog_rest import router as catalog_router
 from pricing.rest import router as pricing_router
 from pricing.schema import Problems
 
 logger = logging.getLogger(__name__)
 
 DESCRIPTION = """\
-Meters, plans and their rates, customers and their plan assignments, usage
-events, and invoices as JSON. See docs/NATIVE_API.md.
+Meters, plans and their rates, tax rates and coupons, customers with their
+plan assignments, coupons and credit, usage events, and invoices as JSON.
+See docs/NATIVE_API.md.
 
 **Authentication**: send an API key (created under *API keys* in the app, or
 with `manage.py create_api_key --name NAME --scope SCOPE`) in the `X-API-KEY` header, or as
@@ -138,9 +143,12 @@ api = TallyApi(
 )
 api.add_router("", meters_router)
 api.add_router("", pricing_router)
+api.add_router("", catalog_router)
 api.add_router("", customers_router)
 api.add_router("", invoices_router)
 api.add_router("", credit_router)
+api.add_router("", coupon_router)
+api.add_router("", commitment_router)
 
 
 def error_response(

@@ -20,15 +20,17 @@ The rules (docs/PRICING.md, "Prepaid commitments"):
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q, Sum
 from django.utils import timezone
 
-from customers.models import PlanAssignment
+from customers.models import Customer, PlanAssignment
 from invoices.adjustments import adjustment_rows
 from invoices.builder import billing_tz
 from invoices.models import Commitment, Invoice, InvoiceAdjustment
@@ -203,3 +205,56 @@ def commitment_create(
         invoice, Invoice.Status.DRAFT, now=now, actor=actor, note=f"commitment, total {steps.total}"
     )
     return commitment
+
+
+# Reads -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CommitmentView:
+    """A commitment with what issued (not void) invoices have drawn from it."""
+
+    commitment: Commitment
+    drawn: Decimal
+    now: datetime
+
+    @property
+    def balance(self) -> Decimal:
+        left: Decimal = self.commitment.amount - self.drawn
+        return max(Decimal(0), left)
+
+    @property
+    def price(self) -> Decimal | None:
+        """What its invoice charged (after the discount, with tax)."""
+        total: Decimal | None = self.commitment.invoice.total
+        return total
+
+    @property
+    def state(self) -> str:
+        commitment, now = self.commitment, self.now
+        if commitment.invoice.status == Invoice.Status.VOID:
+            return "void"
+        if now < commitment.starts_at:
+            return "scheduled"
+        if now >= commitment.ends_at:
+            return "ended"
+        return "active" if self.balance else "used up"
+
+    @property
+    def description(self) -> str:
+        return describe(self.commitment)
+
+
+def customer_commitments(customer: Customer, now: datetime) -> list[CommitmentView]:
+    """The customer's commitments, oldest term first, with what each has paid:
+    one query, whatever their number."""
+    issued = Q(adjustments__kind=InvoiceAdjustment.Kind.COMMITMENT) & ~Q(
+        adjustments__invoice__status__in=[Invoice.Status.DRAFT, Invoice.Status.VOID]
+    )
+    rows = (
+        Commitment.objects.filter(customer=customer)
+        .select_related("invoice", "assignment__plan")
+        .annotate(drawn=Sum("adjustments__amount", filter=issued))
+        .order_by("starts_at", "pk")
+    )
+    return [CommitmentView(row, Decimal(row.drawn or 0), now) for row in rows]

@@ -26,7 +26,7 @@ from ninja import Field, P, PathEx, QueryEx, Router, Schema, Status
 
 from customers.models import Customer
 from customers.rest import get_customer
-from invoices.adjustments import with_steps
+from invoices.adjustments import invoice_summary, with_steps
 from invoices.builder import (
     Invoice,
     PeriodRef,
@@ -48,6 +48,7 @@ from invoices.services import (
     invoice_mark_uncollectible,
     invoice_void,
 )
+from pricing.invoice_steps import StepsSummary
 from pricing.money import exact_sum, round_money
 from pricing.rating import PricedLine, UnpricedUsage
 
@@ -97,6 +98,38 @@ class CustomerRef(Schema):
     name: str
 
 
+class StepRowOut(Schema):
+    description: str
+    amount: str
+
+
+class TaxOut(Schema):
+    name: str
+    percentage: str  # "20" for 20%
+    jurisdiction: str  # the country it taxes, "" for everywhere
+    inclusive: bool  # already in the prices (then not added to the total)
+    base: str  # what it taxed
+    tax: str
+
+
+class StepsOut(Schema):
+    """From the priced lines to the invoice's total (pricing.invoice_steps):
+    `charges` + one-time fees - discounts + the minimum's true-up - what a
+    prepaid commitment paid = `subtotal`; + `tax_added` = `total`. Each
+    amount is rounded per line, so the sums add up to the cent."""
+
+    charges: str  # the priced lines (the sections' subtotals)
+    one_time_fees: list[StepRowOut]
+    discounts: list[StepRowOut]  # per coupon, what it took off
+    minimum_true_up: str  # what lifts the invoice to its plan's minimum
+    commitment_drawn: str  # paid from a prepaid commitment, before tax
+    subtotal: str
+    taxes: list[TaxOut]  # per tax rate
+    tax_added: str
+    tax_included: str  # of inclusive taxes: already in the subtotal
+    total: str
+
+
 class InvoiceOut(Schema):
     customer: CustomerRef
     plan: str
@@ -104,7 +137,8 @@ class InvoiceOut(Schema):
     currency: str
     sections: list[SectionOut]  # one per rate of the plan, with its subtotal
     unpriced: list[UnpricedOut]  # recorded but not billed, with the reason
-    total: str
+    total: str  # the sections' sum; with steps, `steps.total` is what is charged
+    steps: StepsOut | None  # null when no fee, discount, minimum or tax applies
 
 
 def exact(value: Decimal) -> str:
@@ -151,6 +185,39 @@ def _unpriced(usage: UnpricedUsage) -> dict[str, Any]:
     }
 
 
+def steps_json(steps: StepsSummary | None, currency: str) -> dict[str, Any] | None:
+    """An invoice's steps, or None when none did anything."""
+    if steps is None or not steps.shown:
+        return None
+    return {
+        "charges": money(steps.charges, currency),
+        "one_time_fees": [
+            {"description": f.description, "amount": money(f.amount, currency)} for f in steps.fees
+        ],
+        "discounts": [
+            {"description": d.description, "amount": money(d.amount, currency)}
+            for d in steps.discounts
+        ],
+        "minimum_true_up": money(steps.minimum_true_up, currency),
+        "commitment_drawn": money(steps.commitment_drawn, currency),
+        "subtotal": money(steps.subtotal, currency),
+        "taxes": [
+            {
+                "name": t.name,
+                "percentage": exact(t.percentage),
+                "jurisdiction": t.jurisdiction,
+                "inclusive": t.inclusive,
+                "base": money(t.base, currency),
+                "tax": money(t.tax, currency),
+            }
+            for t in steps.taxes
+        ],
+        "tax_added": money(steps.tax_added, currency),
+        "tax_included": money(steps.tax_included, currency),
+        "total": money(steps.total, currency),
+    }
+
+
 def invoice_json(invoice: Invoice) -> dict[str, Any]:
     currency, customer = invoice.currency, invoice.customer
     return {
@@ -169,6 +236,7 @@ def invoice_json(invoice: Invoice) -> dict[str, Any]:
         ],
         "unpriced": [_unpriced(u) for u in invoice.unpriced],
         "total": money(invoice.total, currency),
+        "steps": steps_json(invoice.steps, currency),
     }
 
 
@@ -310,6 +378,7 @@ class StoredInvoiceOut(Schema):
     void_reason: str
     uncollectible_at: datetime | None
     lines: list[StoredLineOut]  # empty while a draft
+    steps: StepsOut | None  # as issued; null while a draft (see usage_to_date) or if none
     credit_notes: list[NoteRef]
     history: list[StatusChangeOut]
     usage_to_date: InvoiceOut | None  # a draft's usage so far, computed; null once issued
@@ -423,14 +492,9 @@ def stored_invoice_json(invoice: StoredInvoice) -> dict[str, Any]:
     currency, draft = invoice.currency, invoice.is_draft
     credited = {} if draft else credited_by_line(invoice)
     credit_total = exact_sum(credited.values())
-    lines = (
-        []
-        if draft
-        else [
-            _stored_line_json(line, credited.get(line.pk, Decimal(0)), currency)
-            for line in invoice.lines.select_related("late_for").order_by("position")
-        ]
-    )
+    rows = [] if draft else list(invoice.lines.select_related("late_for").order_by("position"))
+    lines = [_stored_line_json(line, credited.get(line.pk, Decimal(0)), currency) for line in rows]
+    steps = None if draft else invoice_summary(invoice, exact_sum(line.amount for line in rows))
     drawn, _ = ((), False) if draft else applied_credits(invoice)
     return {
         **_summary_json(invoice),
@@ -466,6 +530,7 @@ def stored_invoice_json(invoice: StoredInvoice) -> dict[str, Any]:
         "void_reason": invoice.void_reason,
         "uncollectible_at": invoice.uncollectible_at,
         "lines": lines,
+        "steps": steps_json(steps, currency),
         "credit_notes": [
             {"id": note.pk, "number": note.number, "total": money(note.total, note.currency)}
             for note in invoice.credit_notes.all()

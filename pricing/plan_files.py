@@ -29,10 +29,11 @@ from django.views.decorators.vary import vary_on_headers
 from billing_site.htmx import page_or_partial, redirect_after_write
 from meters.models import Meter
 from meters.records import DocumentError, decode, loads
-from pricing.models import Plan
+from pricing.models import Plan, TaxRate
 from pricing.schema import PlanDraft, Problem, Problems, plan_to_dict, read_plan
 from pricing.selectors import plan_draft
 from pricing.services import plan_import
+from pricing.taxes import tax_rates_problem
 
 # Reading and writing documents
 
@@ -61,12 +62,26 @@ def known_meters() -> dict[str, list[str]]:
 
 
 def check_plan(raw: object, *, name: str = "") -> PlanDraft:
-    """read_plan against the meters in the database. A non-empty `name`
+    """read_plan against the meters and tax rates in the database (archived
+    rates too: an exported plan still lists them). A non-empty `name`
     replaces the document's, so a plan can be imported beside its original;
-    it is checked like any name in a file. Raises Problems."""
+    it is checked like any name in a file. Raises Problems: all of them,
+    and also when the tax rates mix inclusive and exclusive, which
+    plan_tax_rates_set would refuse."""
     if name.strip() and isinstance(raw, dict):
         raw = {**raw, "name": name.strip()}
-    return read_plan(raw, known_meters())
+    tax_rates = {rate.code: rate for rate in TaxRate.objects.all()}
+    try:
+        draft = read_plan(raw, known_meters(), list(tax_rates))
+    except Problems as exc:
+        problems = exc.problems
+    else:
+        problems = []
+        if mixed := tax_rates_problem([tax_rates[code] for code in draft.tax_rates]):
+            problems.append(Problem("tax_rates", mixed))
+    if problems:
+        raise Problems(problems)
+    return draft
 
 
 @dataclass(frozen=True)
@@ -99,7 +114,12 @@ def plan_file_import(*, raw: object, name: str = "", dry_run: bool = False) -> I
 # How a problem's path reads on the page: rates[1].price.tiers[2].up_to
 # → "Rate 2 › price › tier 3 › up to".
 _ITEM = re.compile(r"^(\w+)\[(\d+)\]$")
-_ITEM_NAMES = {"rates": "rate", "tiers": "tier", "cells": "matrix row"}
+_ITEM_NAMES = {
+    "rates": "rate",
+    "tiers": "tier",
+    "cells": "matrix row",
+    "one_time_fees": "one-time fee",
+}
 
 
 @dataclass(frozen=True)

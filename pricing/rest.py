@@ -15,6 +15,7 @@ write answers the number of the version that now holds the change in the
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse
@@ -23,7 +24,7 @@ from ninja.errors import ValidationError as WrongType
 from pydantic import ConfigDict, StrictInt
 
 from meters.models import Meter
-from pricing.models import Plan, PlanVersion, Rate
+from pricing.models import Plan, PlanVersion, Rate, TaxRate
 from pricing.periods import BillingAnchor, LateUsagePolicy
 from pricing.plan_files import check_plan, known_meters
 from pricing.schema import (
@@ -41,9 +42,18 @@ from pricing.schema import (
     plan_to_dict,
     rate_to_dict,
     read_rate,
+    read_tax_rate_codes,
 )
 from pricing.selectors import plan_draft, plan_versions, rate_draft, version_rates
-from pricing.services import plan_import, plan_update, rate_delete, rate_replace, rate_save
+from pricing.services import (
+    plan_charges_save,
+    plan_import,
+    plan_update,
+    rate_delete,
+    rate_replace,
+    rate_save,
+)
+from pricing.taxes import plan_tax_rates_set
 from pricing.versions import CHANGE_STARTS, DEFAULT_CHANGE_START
 
 # Objects are named by their id in paths: /customers/{id}.
@@ -112,6 +122,32 @@ LATE_USAGE = Field(
 )
 
 
+# A plan's invoice-level prices and taxes are checked by the plan document's
+# rules (pricing.schema.read_invoice_charges, read_tax_rate_codes): a 400
+# naming the field, as a plan file would get.
+INVOICE_MINIMUM = Field(
+    None,
+    description='The least an invoice charges for a whole period, e.g. "50.00" (fees and '
+    "usage together, after discounts; prorated like base fees), in the plan's currency. "
+    "null: none.",
+)
+ONE_TIME_FEES: Any = Field(
+    [],
+    description='Fees on an assignment\'s first invoice: [{"description": "Setup fee", '
+    '"amount": "500.00"}].',
+)
+TAX_RATES: Any = Field(
+    [],
+    description="The codes of the tax rates the plan's invoices charge (GET /tax-rates); "
+    "each taxes customers in its country, or everywhere.",
+)
+
+
+class FeeOut(Schema):
+    description: str
+    amount: str
+
+
 class PlanIn(Schema):
     """A plan document (docs/PLAN_SCHEMA.md); `rates` may be left out and
     added one by one later."""
@@ -124,6 +160,9 @@ class PlanIn(Schema):
     grace_period_hours: StrictInt = GRACE_PERIOD
     net_terms_days: StrictInt = NET_TERMS
     late_usage_policy: str = LATE_USAGE
+    invoice_minimum: str | Decimal | None = INVOICE_MINIMUM
+    one_time_fees: list[Any] = ONE_TIME_FEES
+    tax_rates: list[Any] = TAX_RATES
     rates: list[dict[str, Any]] = []
 
 
@@ -152,6 +191,9 @@ class PlanOut(Schema):
     grace_period_hours: int
     net_terms_days: int
     late_usage_policy: str
+    invoice_minimum: str | None
+    one_time_fees: list[FeeOut]
+    tax_rates: list[str]
     rates: list[dict[str, Any]]
 
 
@@ -372,6 +414,69 @@ def rate_remove(
     version = rate_delete(rate=_current_rate(plan, meter), starts=starts)
     response[VERSION_HEADER] = str(version.number)
     return Status(204, None)
+
+
+# /plans/<id>/charges and /plans/<id>/tax-rates
+
+
+class ChargesIn(Schema):
+    invoice_minimum: str | Decimal | None = INVOICE_MINIMUM
+    one_time_fees: list[Any] = ONE_TIME_FEES
+    starts: str | None = Field(None, description=STARTS_RULE)
+
+
+class TaxRatesIn(Schema):
+    tax_rates: list[Any] = TAX_RATES
+
+
+@router.put(
+    "/plans/{id}/charges",
+    response=PlanOut,
+    by_alias=True,
+    openapi_extra=_rate_write_docs(200, body=False),
+    summary="Set a plan's invoice minimum and one-time fees",
+)
+def plan_charges_change(
+    request: HttpRequest, pk: ObjectId, payload: ChargesIn, response: HttpResponse
+) -> dict[str, Any]:
+    """Set the plan's `invoice_minimum` (money in the plan's currency, or
+    null for none) and `one_time_fees` (each with a `description` and an
+    `amount` above zero), both at once: a field left out is none. Every
+    problem is a 400 naming its field (`one_time_fees[0].amount`). Like a
+    rate write, the change is made in place while the plan has no
+    assignments, else in a new version effective as `starts` says; the
+    `Plan-Version` header names the version that holds it."""
+    plan = get_plan(pk)
+    version = plan_charges_save(
+        plan=plan,
+        invoice_minimum=payload.invoice_minimum,
+        one_time_fees=payload.one_time_fees,
+        starts=payload.starts,
+    )
+    response[VERSION_HEADER] = str(version.number)
+    return _plan_json(get_plan(pk))
+
+
+@router.put(
+    "/plans/{id}/tax-rates",
+    response=PlanOut,
+    by_alias=True,
+    summary="Set the tax rates a plan charges",
+)
+def plan_tax_rates_change(
+    request: HttpRequest, pk: ObjectId, payload: TaxRatesIn
+) -> dict[str, Any]:
+    """Set the taxes the plan's invoices charge, by their codes (`[]`: none).
+    A code that names no tax rate, or rates mixing tax-inclusive and
+    tax-exclusive, is a 400 on `tax_rates`. Invoices not yet issued are
+    taxed by the new set; issued ones keep theirs."""
+    plan = get_plan(pk)
+    rates = {rate.code: rate for rate in TaxRate.objects.all()}
+    codes, problems = read_tax_rate_codes(payload.tax_rates, list(rates))
+    if problems:
+        raise Problems(problems)
+    plan_tax_rates_set(plan=plan, rates=[rates[code] for code in codes])
+    return _plan_json(plan)
 
 
 # /plans/<id>/versions

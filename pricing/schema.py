@@ -7,10 +7,15 @@ A plan document (docs/PLAN_SCHEMA.md shows a full example):
     {"schema": "tally.plan/1", "name": "...", "billing_period": "monthly",
      "currency": "USD", "billing_anchor": "anniversary",
      "grace_period_hours": 24, "net_terms_days": 30,
-     "late_usage_policy": "bill_next", "rates": [RATE, ...]}
+     "late_usage_policy": "bill_next", "invoice_minimum": "50.00" | null,
+     "one_time_fees": [{"description": "Setup fee", "amount": "500.00"}, ...],
+     "tax_rates": ["uk-vat", ...], "rates": [RATE, ...]}
 
 The four invoicing keys are enum values and whole numbers (InvoiceTerms);
-each may be left out, for the plan's default.
+each may be left out, for the plan's default. The invoice minimum and the
+one-time fees are money in the plan's currency (read_invoice_charges), the
+tax rates the codes of existing tax rates (read_tax_rate_codes); left out,
+the plan has none.
 
 RATE: {"meter": "<api name>", "model": "per_unit|graduated|volume|package",
        "price": PRICE, "minimum_charge": "10" | null, "base_fee": "5" | null,
@@ -44,7 +49,13 @@ from typing import cast
 from meters.meter_rules import has_control_characters
 from meters.naming import dimension_key
 from meters.validation import UNSTORABLE
-from pricing.money import CURRENCIES, MAX_AMOUNT, in_minor_units, minor_unit_exponent
+from pricing.money import (
+    CURRENCIES,
+    MAX_AMOUNT,
+    in_minor_units,
+    minor_unit_exponent,
+    round_money,
+)
 from pricing.periods import BillingAnchor, LateUsagePolicy, Period
 from pricing.price_models import CellPrice, PackageRounding, PriceModel, Tier
 
@@ -660,8 +671,12 @@ def _as_dict(raw: object) -> dict[str, object]:
     return dict(raw) if isinstance(raw, Mapping) else {}
 
 
-def read_plan(raw: object, meters: Mapping[str, Sequence[str]]) -> PlanDraft:
-    """A whole plan document, or Problems listing everything wrong with it."""
+def read_plan(
+    raw: object, meters: Mapping[str, Sequence[str]], tax_rates: Sequence[str] = ()
+) -> PlanDraft:
+    """A whole plan document, or Problems listing everything wrong with it.
+    `meters` maps the known meters' API names to their dimensions;
+    `tax_rates` are the codes of the tax rates that exist."""
     r = _Reader()
     if not isinstance(raw, Mapping):
         raise Problems([Problem("", "a plan file must be a JSON object")])
@@ -682,6 +697,10 @@ def read_plan(raw: object, meters: Mapping[str, Sequence[str]]) -> PlanDraft:
         r.fail("currency", f"must be one of {', '.join(CURRENCIES)}")
     terms, term_problems = read_terms(raw)
     r.problems += term_problems
+    charges, charge_problems = read_invoice_charges(raw, str(currency))
+    r.problems += charge_problems
+    codes, code_problems = read_tax_rate_codes(raw.get("tax_rates"), tax_rates)
+    r.problems += code_problems
     rates_raw = raw.get("rates", [])
     rates: list[RateDraft] = []
     if not isinstance(rates_raw, list):
@@ -700,9 +719,11 @@ def read_plan(raw: object, meters: Mapping[str, Sequence[str]]) -> PlanDraft:
         elif draft:
             seen_meters.add(draft.meter)
             rates.append(draft)
-    if r.problems or terms is None:
+    if r.problems or terms is None or charges is None:
         raise Problems(r.problems)
-    return PlanDraft(str(name).strip(), str(period), str(currency), tuple(rates), terms)
+    return PlanDraft(
+        str(name).strip(), str(period), str(currency), tuple(rates), terms, charges, codes
+    )
 
 
 def _plan_limits(rates: list[object]) -> list[Problem]:
@@ -804,7 +825,15 @@ def rate_to_dict(draft: RateDraft) -> dict[str, object]:
     return out
 
 
+def _money_text(value: Decimal, currency: str) -> str:
+    """An invoice-level amount with its currency's decimals: `"50.00"`, `"500"`
+    in JPY. Exact: such amounts are held to the minor unit when read."""
+    return format(round_money(value, currency), "f")
+
+
 def plan_to_dict(draft: PlanDraft) -> dict[str, object]:
+    charges, currency = draft.charges, draft.currency
+    minimum = charges.invoice_minimum
     return {
         "schema": SCHEMA,
         "name": draft.name,
@@ -814,5 +843,11 @@ def plan_to_dict(draft: PlanDraft) -> dict[str, object]:
         "grace_period_hours": draft.terms.grace_period_hours,
         "net_terms_days": draft.terms.net_terms_days,
         "late_usage_policy": draft.terms.late_usage_policy.value,
+        "invoice_minimum": None if minimum is None else _money_text(minimum, currency),
+        "one_time_fees": [
+            {"description": fee.description, "amount": _money_text(fee.amount, currency)}
+            for fee in charges.one_time_fees
+        ],
+        "tax_rates": list(draft.tax_rates),
         "rates": [rate_to_dict(r) for r in draft.rates],
     }

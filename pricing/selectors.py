@@ -96,13 +96,19 @@ def plan_terms(plan: Plan) -> InvoiceTerms:
 
 
 def plan_draft(plan: Plan) -> PlanDraft:
+    """The plan as its document writes it: its current version's rates and
+    invoice-level prices, and the codes of its tax rates (archived ones too:
+    the plan still lists them)."""
     rates = plan_rates(plan)
+    version = plan.current_version
     return PlanDraft(
         name=plan.name,
         billing_period=plan.billing_period,
         currency=plan.currency,
         rates=tuple(rate_draft(rate) for rate in rates),
         terms=plan_terms(plan),
+        charges=version_charges(version) if version is not None else InvoiceCharges(),
+        tax_rates=tuple(plan.tax_rates.order_by("code").values_list("code", flat=True)),
     )
 
 

@@ -15,7 +15,7 @@ from django.utils import timezone
 from billing_site.audit import audit_created
 from meters.models import Meter
 from meters.naming import dimension_key
-from pricing.models import Plan, PlanVersion, PriceCell, Rate
+from pricing.models import Plan, PlanVersion, PriceCell, Rate, TaxRate
 from pricing.periods import BillingAnchor
 from pricing.price_models import CellPrice
 from pricing.schema import (
@@ -35,6 +35,7 @@ from pricing.schema import (
     read_terms,
     unstorable_text_problem,
 )
+from pricing.taxes import plan_tax_rates_set
 from pricing.versions import CHANGE_STARTS, DEFAULT_CHANGE_START, VersionStart
 
 
@@ -456,7 +457,8 @@ def rate_create(
 
 @transaction.atomic
 def plan_import(*, draft: PlanDraft) -> Plan:
-    """Create a plan and all its rates from a checked document (pricing.schema.
+    """Create a plan, all its rates, its invoice minimum and one-time fees
+    (in version 1) and its tax rates from a checked document (pricing.schema.
     read_plan), all or nothing."""
     plan = plan_create(
         name=draft.name,
@@ -470,6 +472,18 @@ def plan_import(*, draft: PlanDraft) -> Plan:
     meters = Meter.objects.in_bulk([r.meter for r in draft.rates], field_name="api_name")
     for rate in draft.rates:
         rate_save(plan=plan, meter=meters[rate.meter], draft=rate)
+    if draft.charges != InvoiceCharges():
+        fields = charges_to_fields(draft.charges)
+        plan_charges_save(
+            plan=plan,
+            invoice_minimum=fields["invoice_minimum"],
+            one_time_fees=fields["one_time_fees"],
+        )
+    if draft.tax_rates:
+        # A code that names no tax rate, or rates mixing inclusive and
+        # exclusive, is a problem of the document (pricing.plan_files.check_plan).
+        rates = TaxRate.objects.filter(code__in=draft.tax_rates)
+        plan_tax_rates_set(plan=plan, rates=list(rates))
     return plan
 
 

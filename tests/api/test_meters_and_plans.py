@@ -130,6 +130,9 @@ def test_create_a_plan_then_add_rates_in_the_schema_json(
         "grace_period_hours": 24,
         "net_terms_days": 30,
         "late_usage_policy": "bill_next",
+        "invoice_minimum": None,
+        "one_time_fees": [],
+        "tax_rates": [],
         "rates": [],
     }
     assert added.status_code == 201

@@ -242,6 +242,14 @@ PATHS = [
     "/api/v1/plans/{id}/rates/{meter}",
     "/api/v1/plans/{id}/versions",
     "/api/v1/plans/{id}/versions/{number}",
+    "/api/v1/plans/{id}/charges",
+    "/api/v1/plans/{id}/tax-rates",
+    "/api/v1/tax-rates",
+    "/api/v1/tax-rates/{id}",
+    "/api/v1/tax-rates/{id}/archive",
+    "/api/v1/coupons",
+    "/api/v1/coupons/{id}",
+    "/api/v1/coupons/{id}/archive",
     "/api/v1/customers",
     "/api/v1/customers/{id}",
     "/api/v1/customers/{id}/assignments",
@@ -259,6 +267,10 @@ PATHS = [
     "/api/v1/customers/{id}/credit-grants",
     "/api/v1/credit-grants/{id}",
     "/api/v1/credit-grants/{id}/void",
+    "/api/v1/customers/{id}/coupons",
+    "/api/v1/coupon-redemptions/{id}/remove",
+    "/api/v1/customers/{id}/commitments",
+    "/api/v1/commitments/{id}",
 ]
 
 
@@ -282,7 +294,7 @@ def test_every_operation_needs_a_key_and_documents_the_error_shape() -> None:
     document = Client().get("/api/v1/openapi.json").json()
 
     operations = [op for ops in document["paths"].values() for op in ops.values()]
-    assert len(operations) == 36
+    assert len(operations) == 52
     for operation in operations:
         assert operation["security"] == [{"ApiKeyAuth": []}], operation["operationId"]
         error = operation["responses"]["default"]["content"]["application/json"]["schema"]

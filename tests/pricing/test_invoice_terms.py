@@ -96,6 +96,9 @@ def test_given_settings_are_read_and_written_back_in_schema_order() -> None:
         "grace_period_hours",
         "net_terms_days",
         "late_usage_policy",
+        "invoice_minimum",
+        "one_time_fees",
+        "tax_rates",
         "rates",
     ]
     assert read_plan(written, {}) == draft

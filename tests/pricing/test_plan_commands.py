@@ -261,6 +261,9 @@ def test_export_writes_every_price_as_exact_text_in_schema_order(plan: Plan) -> 
         "grace_period_hours",
         "net_terms_days",
         "late_usage_policy",
+        "invoice_minimum",
+        "one_time_fees",
+        "tax_rates",
         "rates",
     ]
     assert document == plan_to_dict(plan_draft(plan))

@@ -106,6 +106,9 @@ def test_export_downloads_the_plan_as_a_json_attachment(user_client: Client, gui
         "grace_period_hours",
         "net_terms_days",
         "late_usage_policy",
+        "invoice_minimum",
+        "one_time_fees",
+        "tax_rates",
         "rates",
     ]
     assert [r["meter"] for r in document["rates"]] == ["api-calls", "images", "llm-tokens"]

@@ -417,6 +417,9 @@ def every_model_plan() -> dict[str, object]:
         "grace_period_hours": 48,
         "net_terms_days": 14,
         "late_usage_policy": "report",
+        "invoice_minimum": "12.500",
+        "one_time_fees": [{"description": "Setup fee", "amount": "0.125"}],
+        "tax_rates": [],
         "rates": [
             {
                 "meter": "api-calls",
