@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
@@ -17,6 +18,7 @@ from django_tables2 import RequestConfig
 
 from billing_site.htmx import page_or_partial, redirect_after_write
 from meters.models import Meter
+from pricing.charge_forms import PlanChargesForm, PlanTaxesForm
 from pricing.forms import (
     ChangeStartForm,
     PlanEditForm,
@@ -30,8 +32,14 @@ from pricing.periods import BillingAnchor, LateUsagePolicy
 from pricing.preview import RateDefinition, rate_definition
 from pricing.preview_form import preview_panel
 from pricing.rate_forms import MatrixRow, friendly, rate_form_data
-from pricing.schema import Problems
-from pricing.selectors import plan_rates, plan_versions, rate_draft, version_rates
+from pricing.schema import InvoiceCharges, Problems
+from pricing.selectors import (
+    plan_rates,
+    plan_versions,
+    rate_draft,
+    version_charges,
+    version_rates,
+)
 from pricing.services import (
     ANCHOR_PHRASE,
     plan_create,
@@ -47,6 +55,22 @@ from pricing.versions import VersionStart
 
 def _get_plan(pk: int) -> Plan:
     return get_object_or_404(Plan, pk=pk)
+
+
+def redirect_to_part(request: HttpRequest, url: str, fragment: str) -> HttpResponse:
+    """After a write, back to `url`: at `#fragment` for a plain form; for
+    HTMX without it, since HX-Redirect to the page already shown with only a
+    fragment added would scroll instead of loading it (and its message)."""
+    is_htmx = bool(getattr(request, "htmx", False))
+    return redirect_after_write(request, url if is_htmx else f"{url}#{fragment}")
+
+
+def current_charges(plan: Plan, version: PlanVersion | None = None) -> InvoiceCharges:
+    """The invoice minimum and one-time fees of the plan's current prices
+    (`version`, when already read)."""
+    if version is None:
+        version = plan.current_version
+    return version_charges(version) if version is not None else InvoiceCharges()
 
 
 # How the plan page words each policy after "late usage" (one per member of
@@ -136,10 +160,17 @@ def _delete_form(rate: Rate, data: QueryDict | None = None) -> ChangeStartForm:
 
 
 def _plan_page(
-    request: HttpRequest, plan: Plan, failed_delete: tuple[int, ChangeStartForm] | None = None
+    request: HttpRequest,
+    plan: Plan,
+    failed_delete: tuple[int, ChangeStartForm] | None = None,
+    *,
+    charges_form: PlanChargesForm | None = None,
+    taxes_form: PlanTaxesForm | None = None,
+    region: str = "rates",
 ) -> HttpResponse:
-    """The plan page (or its rates region); `failed_delete` is a refused
-    delete (rate pk, its form with the error), shown on that rate."""
+    """The plan page (or, for HTMX, its `region`); `failed_delete` is a
+    refused delete (rate pk, its form with the error), shown on that rate;
+    `charges_form` and `taxes_form` are refused forms of the cards."""
     versions = [
         VersionRow(v, version_takes_effect(v), v.pk == plan.current_version_id)
         for v in plan_versions(plan)
@@ -152,18 +183,45 @@ def _plan_page(
         if failed_delete is not None and failed_delete[0] == rate.pk:
             form = failed_delete[1]
         rates.append(RateItem(rate, rate_definition(rate_draft(rate)), form))
+    current = next((row.version for row in versions if row.is_current), None)
     context = {
         "plan": plan,
         "invoice_terms": invoice_terms_summary(plan),
         "billing_anchor": billing_anchor_summary(plan),
         "rates": rates,
         "versions": versions,
-        "current_version": next((row.version for row in versions if row.is_current), None),
+        "current_version": current,
         "in_use": in_use,
         "can_add_rate": Meter.objects.exclude(rates__version=plan.current_version_id).exists(),
+        **_cards(request, plan, current, in_use, charges_form, taxes_form),
     }
-    template = page_or_partial(request, "pricing/detail.html", "rates")
+    template = page_or_partial(request, "pricing/detail.html", region)
     return render(request, template, context)
+
+
+def _cards(
+    request: HttpRequest,
+    plan: Plan,
+    current: PlanVersion | None,
+    in_use: bool,
+    charges_form: PlanChargesForm | None,
+    taxes_form: PlanTaxesForm | None,
+) -> dict[str, Any]:
+    """The "Invoice charges" and "Taxes" cards: what they show, and their
+    forms for those who may change the plan (a refused one as it was sent)."""
+    charges = current_charges(plan, current)
+    tax_rates = list(plan.tax_rates.all())
+    if request.user.has_perm("pricing.change_plan"):
+        if charges_form is None:
+            charges_form = PlanChargesForm(charges=charges, currency=plan.currency, in_use=in_use)
+        if taxes_form is None:
+            taxes_form = PlanTaxesForm(chosen=tax_rates)
+    return {
+        "charges": charges,
+        "charges_form": charges_form,
+        "tax_rates": tax_rates,
+        "taxes_form": taxes_form,
+    }
 
 
 @require_GET
@@ -186,6 +244,7 @@ def version_detail(request: HttpRequest, pk: int, number: int) -> HttpResponse:
         "takes_effect": version_takes_effect(version),
         "is_current": version.pk == plan.current_version_id,
         "rates": rates,
+        "charges": version_charges(version),
     }
     return render(request, "pricing/version.html", context)
 

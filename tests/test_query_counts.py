@@ -25,12 +25,16 @@ from time_machine import TimeMachineFixture
 from customers.models import Customer
 from customers.services import plan_assign
 from invoices.builder import customer_periods
+from invoices.discounts import coupon_redeem
 from invoices.services import draft_ensure
 from meters.api_keys import api_key_create
 from meters.models import ApiKey, Meter, RejectedRecord, UsageEvent
 from meters.naming import dimension_key
-from pricing.models import Plan
-from pricing.services import rate_create
+from pricing.coupons import coupon_create
+from pricing.models import Coupon, Plan, TaxRate
+from pricing.schema import MAX_ONE_TIME_FEES
+from pricing.services import plan_charges_save, rate_create
+from pricing.taxes import tax_rate_create
 from tests.factories import CustomerFactory, MeterFactory, PlanFactory, UserFactory
 from tests.fixtures import HTMX
 
@@ -130,6 +134,31 @@ def rejections(n: int, meter: Meter) -> None:
 def api_keys(n: int) -> None:
     for i in range(n):
         api_key_create(name=f"key {i}")
+
+
+def coupons(n: int) -> None:
+    """`n` coupons, each on two meters and given to a customer."""
+    for i, pair in enumerate(zip(*[iter(meters(2 * n))] * 2, strict=True)):
+        coupon = coupon_create(
+            code=f"C{i}-{Coupon.objects.count()}",
+            name=f"Coupon {i}",
+            kind="percentage",
+            value="10",
+            meters=list(pair),
+            max_redemptions=5,
+            now=NOW,
+        )
+        coupon_redeem(coupon=coupon, customer=CustomerFactory.create(), now=NOW, actor="test")
+
+
+def tax_rates(n: int) -> None:
+    """`n` tax rates, each charged by two plans."""
+    for i in range(n):
+        rate = tax_rate_create(
+            code=f"t{TaxRate.objects.count()}", name=f"Tax {i}", percentage="20", country="GB"
+        )
+        for plan in PlanFactory.create_batch(2):
+            plan.tax_rates.add(rate)
 
 
 def customers_on(plan: Plan, n: int) -> None:
@@ -267,6 +296,35 @@ def test_plan_page_its_rates_partial_and_its_export_are_flat() -> None:
         get(small)
         assert queries(lambda: get(small)) <= MOST
         assert queries(lambda: get(large)) == queries(lambda: get(small)), name
+
+
+def test_coupons_page_and_its_partial_are_flat(client: Client) -> None:
+    coupons(2)
+    url = reverse("pricing:coupons")
+
+    assert_flat(lambda: client.get(url), lambda: coupons(MANY))
+    assert_flat(lambda: client.get(url, headers=HTMX), lambda: coupons(10))
+
+
+def test_tax_rates_page_and_its_partial_are_flat(client: Client) -> None:
+    tax_rates(2)
+    url = reverse("pricing:tax_rates")
+
+    assert_flat(lambda: client.get(url), lambda: tax_rates(MANY))
+    assert_flat(lambda: client.get(url, headers=HTMX), lambda: tax_rates(10))
+
+
+def test_plan_page_is_flat_in_its_fees_and_tax_rates(client: Client) -> None:
+    plan, _ = plan_with_rates(1)
+    url = reverse("pricing:detail", args=[plan.pk])
+
+    def grow() -> None:
+        fees = [{"description": f"Fee {i}", "amount": "5"} for i in range(MAX_ONE_TIME_FEES)]
+        plan_charges_save(plan=plan, invoice_minimum="50", one_time_fees=fees)
+        tax_rates(MANY)
+        plan.tax_rates.set(TaxRate.objects.all())
+
+    assert_flat(lambda: client.get(url), grow)
 
 
 def test_add_rate_form_is_flat(client: Client) -> None:
