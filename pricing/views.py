@@ -53,7 +53,7 @@ from pricing.tables import PlanTable
 from pricing.versions import VersionStart
 
 
-def _get_plan(pk: int) -> Plan:
+def plan_or_404(pk: int) -> Plan:
     return get_object_or_404(Plan, pk=pk)
 
 
@@ -159,7 +159,7 @@ def _delete_form(rate: Rate, data: QueryDict | None = None) -> ChangeStartForm:
     return ChangeStartForm(data, auto_id=f"id_delete-{rate.pk}-%s")
 
 
-def _plan_page(
+def plan_page(
     request: HttpRequest,
     plan: Plan,
     failed_delete: tuple[int, ChangeStartForm] | None = None,
@@ -228,7 +228,7 @@ def _cards(
 @permission_required("pricing.view_plan", raise_exception=True)
 @vary_on_headers("HX-Request")
 def plan_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    return _plan_page(request, _get_plan(pk))
+    return plan_page(request, plan_or_404(pk))
 
 
 @require_GET
@@ -255,7 +255,7 @@ def version_detail(request: HttpRequest, pk: int, number: int) -> HttpResponse:
 def plan_edit(request: HttpRequest, pk: int) -> HttpResponse:
     """Rename a plan and set how it invoices; its period and currency stay,
     and its billing anchor once it has assignments (pricing.services.plan_update)."""
-    plan = _get_plan(pk)
+    plan = plan_or_404(pk)
     form = PlanEditForm(request.POST or None, initial=PlanEditForm.initial_for(plan))
     if request.method == "POST" and form.is_valid():
         try:
@@ -284,7 +284,7 @@ def _editor_url(plan_pk: int, rate_pk: int | None) -> str:
 @permission_required("pricing.add_rate", raise_exception=True)
 @vary_on_headers("HX-Request")
 def rate_add(request: HttpRequest, pk: int) -> HttpResponse:
-    return _rate_editor(request, _get_plan(pk), None)
+    return _rate_editor(request, plan_or_404(pk), None)
 
 
 @require_http_methods(["GET", "POST"])
@@ -292,7 +292,7 @@ def rate_add(request: HttpRequest, pk: int) -> HttpResponse:
 @vary_on_headers("HX-Request")
 def rate_edit(request: HttpRequest, pk: int, rate_pk: int) -> HttpResponse:
     """The editor, filled in from a rate of the plan's current prices."""
-    plan = _get_plan(pk)
+    plan = plan_or_404(pk)
     rate = get_object_or_404(version_rates(plan.current_version_id), pk=rate_pk)
     return _rate_editor(request, plan, rate)
 
@@ -366,7 +366,7 @@ def _rate_preview(
 @permission_required("pricing.add_rate", raise_exception=True)
 def matrix_row(request: HttpRequest, pk: int) -> HttpResponse:
     """One empty pricing-matrix row, appended in place by "+ Add row"."""
-    plan = _get_plan(pk)
+    plan = plan_or_404(pk)
     meter_pk = request.GET.get("meter", "")
     meter = get_object_or_404(Meter, pk=meter_pk if meter_pk.isdigit() else None)
     wanted = set(request.GET.getlist("dimensions"))
@@ -383,7 +383,7 @@ def matrix_row(request: HttpRequest, pk: int) -> HttpResponse:
 def rate_delete_view(request: HttpRequest, pk: int, rate_pk: int) -> HttpResponse:
     """Stop pricing a meter on the plan: in place while the plan bills no one,
     else from when the posted "Takes effect" says (a new version)."""
-    plan = _get_plan(pk)
+    plan = plan_or_404(pk)
     rate = get_object_or_404(
         Rate.objects.select_related("meter"), pk=rate_pk, version=plan.current_version_id
     )
@@ -391,7 +391,7 @@ def rate_delete_view(request: HttpRequest, pk: int, rate_pk: int) -> HttpRespons
     if plan_in_use(plan):
         form = _delete_form(rate, request.POST)
         if not form.is_valid():
-            return _plan_page(request, plan, failed_delete=(rate.pk, form))
+            return plan_page(request, plan, failed_delete=(rate.pk, form))
         starts = form.cleaned_data["starts"]
     before = plan.current_version_id
     try:
