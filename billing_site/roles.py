@@ -37,6 +37,7 @@ MODELS: dict[str, tuple[str, ...]] = {
         "creditledgerentry",
         "couponredemption",
         "invoiceadjustment",
+        "commitment",
     ),
 }
 ACTIONS = ("view", "add", "change", "delete")
@@ -64,6 +65,7 @@ _OPERATOR = _VIEWER | {
     "invoices.change_creditgrant",  # void what is left of a grant (its only change)
     "invoices.add_couponredemption",  # give a customer a coupon
     "invoices.change_couponredemption",  # remove it (its only change)
+    "invoices.add_commitment",  # make a prepaid commitment, which issues its invoice
 }
 _ADMIN = (
     _OPERATOR

@@ -371,6 +371,8 @@ AUDITLOG_INCLUDE_TRACKING_MODELS = (
     "invoices.creditgrant",
     # Given and removed; what it discounted is each invoice's adjustments.
     "invoices.couponredemption",
+    # Written once; what it paid is its invoices' adjustments.
+    "invoices.commitment",
     {
         "model": "auth.user",
         "exclude_fields": ["last_login"],

@@ -109,6 +109,26 @@ def prorated_minimum(ref: PeriodRef, charges: InvoiceCharges, currency: str) -> 
     return round_money(Fraction(charges.invoice_minimum) * ref.coverage, currency)
 
 
+def _issued(kind: str) -> Q:
+    """A CouponRedemption's or Commitment's adjustments of `kind` on issued
+    invoices that are not void: what counts as used or drawn."""
+    return Q(adjustments__kind=kind) & ~Q(
+        adjustments__invoice__status__in=[Invoice.Status.DRAFT, Invoice.Status.VOID]
+    )
+
+
+def coupon_uses() -> Count:
+    """Annotates a CouponRedemption with how many invoices it has discounted:
+    the count its duration is measured in."""
+    return Count("adjustments__invoice", filter=_issued(Kind.DISCOUNT), distinct=True)
+
+
+def commitment_drawn() -> Sum:
+    """Annotates a Commitment with what usage invoices have drawn from it
+    (None when nothing)."""
+    return Sum("adjustments__amount", filter=_issued(Kind.COMMITMENT))
+
+
 class Adjuster:
     """The inputs of the invoice steps for the invoices of `customers` on
     `plans`: three queries (four when `lock`ing), however many invoices."""
@@ -120,13 +140,10 @@ class Adjuster:
         if lock:
             ids = list(active.select_for_update().order_by("pk").values_list("pk", flat=True))
             active = CouponRedemption.objects.filter(pk__in=ids)
-        issued = Q(adjustments__kind=Kind.DISCOUNT) & ~Q(
-            adjustments__invoice__status__in=[Invoice.Status.DRAFT, Invoice.Status.VOID]
-        )
         redemptions = (
             active.select_related("coupon")
             .prefetch_related("coupon__meters")
-            .annotate(used=Count("adjustments__invoice", filter=issued, distinct=True))
+            .annotate(used=coupon_uses())
             .order_by("pk")
         )
         self.redemptions: dict[int, list[CouponRedemption]] = defaultdict(list)
@@ -151,10 +168,7 @@ class Adjuster:
         if lock:
             ids = list(found.select_for_update().order_by("pk").values_list("pk", flat=True))
             found = Commitment.objects.filter(pk__in=ids)
-        issued = Q(adjustments__kind=Kind.COMMITMENT) & ~Q(
-            adjustments__invoice__status__in=[Invoice.Status.DRAFT, Invoice.Status.VOID]
-        )
-        rows = found.annotate(drawn=Sum("adjustments__amount", filter=issued)).order_by("pk")
+        rows = found.annotate(drawn=commitment_drawn()).order_by("pk")
         self.commitments: dict[int, list[Commitment]] = defaultdict(list)
         self.drawn: dict[int, Decimal] = {}
         for commitment in rows:

@@ -27,11 +27,10 @@ from decimal import Decimal, InvalidOperation
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Q, Sum
 from django.utils import timezone
 
 from customers.models import Customer, PlanAssignment
-from invoices.adjustments import adjustment_rows
+from invoices.adjustments import adjustment_rows, commitment_drawn
 from invoices.builder import billing_tz
 from invoices.models import Commitment, Invoice, InvoiceAdjustment
 from invoices.services import (
@@ -248,13 +247,10 @@ class CommitmentView:
 def customer_commitments(customer: Customer, now: datetime) -> list[CommitmentView]:
     """The customer's commitments, oldest term first, with what each has paid:
     one query, whatever their number."""
-    issued = Q(adjustments__kind=InvoiceAdjustment.Kind.COMMITMENT) & ~Q(
-        adjustments__invoice__status__in=[Invoice.Status.DRAFT, Invoice.Status.VOID]
-    )
     rows = (
         Commitment.objects.filter(customer=customer)
         .select_related("invoice", "assignment__plan")
-        .annotate(drawn=Sum("adjustments__amount", filter=issued))
+        .annotate(drawn=commitment_drawn())
         .order_by("starts_at", "pk")
     )
     return [CommitmentView(row, Decimal(row.drawn or 0), now) for row in rows]

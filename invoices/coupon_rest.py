@@ -8,15 +8,16 @@ from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Q, QuerySet
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest
 from django.utils import timezone
 from ninja import Field, Router, Schema, Status
 
 from customers.models import PlanAssignment
 from customers.rest import get_customer
+from invoices.adjustments import coupon_uses
 from invoices.discounts import coupon_redeem, coupon_remove
-from invoices.models import CouponRedemption, Invoice, InvoiceAdjustment
+from invoices.models import CouponRedemption
 from invoices.rest import ObjectId, actor_of
 from pricing.coupons import CODE, describe
 from pricing.models import Coupon
@@ -51,12 +52,7 @@ def _redemptions() -> QuerySet[CouponRedemption]:
     """Redemptions with their coupon and how many issued invoices each
     discounted (counted as invoices.adjustments counts a coupon's uses):
     one query for any number."""
-    issued = Q(adjustments__kind=InvoiceAdjustment.Kind.DISCOUNT) & ~Q(
-        adjustments__invoice__status__in=[Invoice.Status.DRAFT, Invoice.Status.VOID]
-    )
-    return CouponRedemption.objects.select_related("coupon").annotate(
-        discounted=Count("adjustments__invoice", filter=issued, distinct=True)
-    )
+    return CouponRedemption.objects.select_related("coupon").annotate(discounted=coupon_uses())
 
 
 def redemption_json(redemption: CouponRedemption) -> dict[str, Any]:

@@ -8,8 +8,11 @@ from django import forms
 from django.utils import timezone
 
 from customers.forms import DATETIME_INPUT
+from customers.models import Customer, PlanAssignment
 from invoices.models import CreditGrant, Invoice
-from pricing.models import Plan
+from invoices.selectors import CouponCard
+from pricing.coupons import describe
+from pricing.models import Coupon, Plan
 
 
 class InvoiceFilterForm(forms.Form):
@@ -165,3 +168,57 @@ class CreditGrantForm(forms.Form):
         zone = timezone.get_current_timezone_name()
         self.fields["effective_at"].label = f"Effective from ({zone})"
         self.fields["expires_at"].label = f"Expires at ({zone})"
+
+
+def assignment_label(assignment: PlanAssignment) -> str:
+    """“Chatbot Usage Plan · 1 Mar 2025 – 1 Apr 2025” (or “from 1 Mar 2025”)."""
+    start = f"{timezone.localtime(assignment.start_at):%-d %b %Y}"
+    if assignment.end_at is None:
+        return f"{assignment.plan.name} · from {start}"
+    return f"{assignment.plan.name} · {start} – {timezone.localtime(assignment.end_at):%-d %b %Y}"
+
+
+class CouponRedeemForm(forms.Form):
+    """Give the customer a coupon. The rules are
+    invoices.discounts.coupon_redeem's; its errors land on these fields,
+    which carry its argument names.
+
+    The select offers only the coupons that can still be given
+    (invoices.selectors.coupon_card), but any coupon is accepted here: one
+    archived or given out since the page loaded gets coupon_redeem's reason
+    beside the field, not a bare "invalid choice"."""
+
+    coupon = forms.ModelChoiceField(
+        queryset=Coupon.objects.all(),
+        empty_label="Choose a coupon",
+        error_messages={
+            "required": "Choose the coupon to give.",
+            "invalid_choice": "Choose one of the coupons listed.",
+        },
+    )
+    assignment = forms.ModelChoiceField(
+        queryset=PlanAssignment.objects.none(),
+        required=False,
+        label="Applies to",
+        empty_label="Whole customer",
+        help_text="Whole customer: every invoice of theirs in the coupon's currency. "
+        "A plan assignment: only that plan's invoices.",
+        error_messages={"invalid_choice": "Choose one of this customer's plan assignments."},
+    )
+
+    def __init__(self, *args: Any, customer: Customer, card: CouponCard, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        coupon = self.fields["coupon"]
+        assignment = self.fields["assignment"]
+        assert isinstance(coupon, forms.ModelChoiceField)
+        assert isinstance(assignment, forms.ModelChoiceField)
+        assignment.queryset = PlanAssignment.objects.filter(customer=customer)
+        # The options come from the card's rows, already read: no query more.
+        coupon.widget.choices = [
+            ("", "Choose a coupon"),
+            *((c.pk, f"{c.code} · {c.name} ({describe(c)})") for c in card.givable),
+        ]
+        assignment.widget.choices = [
+            ("", "Whole customer"),
+            *((a.pk, assignment_label(a)) for a in card.assignments),
+        ]

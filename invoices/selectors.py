@@ -8,10 +8,11 @@ from datetime import datetime
 from decimal import Decimal
 from itertools import groupby
 
+from django.db.models import Count, F, Q
 from django_countries import countries
 
-from customers.models import Customer
-from invoices.adjustments import invoice_summary, with_steps
+from customers.models import Customer, PlanAssignment
+from invoices.adjustments import coupon_uses, invoice_summary, with_steps
 from invoices.builder import (
     Header,
     InvoiceSection,
@@ -22,8 +23,15 @@ from invoices.builder import (
 from invoices.builder import Invoice as InvoiceContent
 from invoices.credits import CustomerCredit, customer_credit
 from invoices.late_usage import pending_late_usage, with_late_usage
-from invoices.models import CreditGrant, CreditLedgerEntry, Invoice
-from pricing.invoice_steps import TAX_NOTES, StepsSummary, TaxStatus
+from invoices.models import (
+    CouponRedemption,
+    CreditGrant,
+    CreditLedgerEntry,
+    Invoice,
+)
+from pricing.coupons import describe
+from pricing.invoice_steps import TAX_NOTES, DiscountKind, StepsSummary, TaxStatus
+from pricing.models import Coupon
 from pricing.money import exact_sum
 from pricing.rating import LineKind, PricedLine, UnpricedUsage
 
@@ -189,12 +197,95 @@ class CreditCard:
     currencies: list[str]  # the customer's plans' currencies, latest plan first
 
 
-def credit_card(customer: Customer, now: datetime) -> CreditCard:
+def customer_assignments(customer: Customer) -> list[PlanAssignment]:
+    """The customer's plan assignments with their plans, latest first: read
+    once for the billing region's cards (one query)."""
+    return list(customer.assignments.select_related("plan").order_by("-start_at", "-pk"))
+
+
+def credit_card(
+    customer: Customer, now: datetime, assignments: list[PlanAssignment] | None = None
+) -> CreditCard:
     """The customer's grants with their state and ledger, and what is usable
-    now: four queries, whatever the number of grants and entries."""
+    now: three queries, whatever the number of grants and entries (and one
+    for the assignments unless given, from `customer_assignments`)."""
     credit: CustomerCredit = customer_credit(customer, now)
     rows = [GrantRow(v.grant, v.balance, v.state(now), v.entries) for v in credit.grants]
-    latest_first = customer.assignments.order_by("-start_at", "-pk").values_list(
-        "plan__currency", flat=True
-    )
+    if assignments is None:
+        assignments = customer_assignments(customer)
+    latest_first = [a.plan.currency for a in assignments]
     return CreditCard(rows, sorted(credit.available.items()), list(dict.fromkeys(latest_first)))
+
+
+# Coupons on the customer page ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RedemptionRow:
+    """One coupon given to the customer, with how many issued (not void)
+    invoices it has discounted so far."""
+
+    redemption: CouponRedemption
+    used: int
+
+    @property
+    def coupon(self) -> Coupon:
+        return self.redemption.coupon
+
+    @property
+    def terms(self) -> str:
+        return describe(self.redemption.coupon)
+
+    @property
+    def state(self) -> str:
+        """Removed; used up (its duration has run out: it discounts no more
+        invoices, as invoices.adjustments.Adjuster decides); or active."""
+        if self.redemption.removed_at is not None:
+            return "removed"
+        return "active" if self.coupon.spec.applies(self.used) else "used up"
+
+    @property
+    def pill(self) -> str:
+        return "ok" if self.state == "active" else ""
+
+
+@dataclass(frozen=True)
+class CouponCard:
+    """What the customer page's Coupons card shows."""
+
+    rows: list[RedemptionRow]
+    givable: list[Coupon]  # what the "Give a coupon" select offers
+    assignments: list[PlanAssignment]  # latest first
+
+
+def coupon_card(
+    customer: Customer, now: datetime, assignments: list[PlanAssignment] | None = None
+) -> CouponCard:
+    """The coupons given to the customer (latest first) with the invoices each
+    discounted, and those that can still be given to them: three queries,
+    whatever the number of coupons, redemptions and invoices.
+
+    The select leaves out a coupon the customer holds, one that is archived,
+    past its redeem-by time or given its maximum number of times, and a fixed
+    amount in a currency none of the customer's plans bill in; coupon_redeem
+    checks the same rules again (the page may be stale)."""
+    redemptions = (
+        customer.coupon_redemptions.select_related("coupon", "assignment__plan")
+        .annotate(used=coupon_uses())
+        .order_by("-redeemed_at", "-pk")
+    )
+    rows = [RedemptionRow(r, r.used) for r in redemptions]
+    if assignments is None:
+        assignments = customer_assignments(customer)
+    currencies = {a.plan.currency for a in assignments}
+    held = [r.redemption.coupon_id for r in rows if r.redemption.removed_at is None]
+    givable = (
+        Coupon.objects.filter(archived_at__isnull=True)
+        .filter(Q(redeem_by__isnull=True) | Q(redeem_by__gt=now))
+        .filter(Q(kind=DiscountKind.PERCENTAGE) | Q(currency__in=currencies))
+        .exclude(pk__in=held)
+        .annotate(given=Count("redemptions"))
+        .filter(Q(max_redemptions__isnull=True) | Q(given__lt=F("max_redemptions")))
+        .order_by("code")
+    )
+    return CouponCard(rows, list(givable), assignments)

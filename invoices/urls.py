@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from invoices import views
+from invoices import commitment_views, views
 
 app_name = "invoices"
 
@@ -25,6 +25,8 @@ urlpatterns = [
     ),
     # /credit-grants/: prepaid credit, shown on the customer page
     path("credit-grants/<int:pk>/void/", views.credit_grant_void_view, name="credit_grant_void"),
+    # /coupon-redemptions/: coupons given, shown on the customer page
+    path("coupon-redemptions/<int:pk>/remove/", views.coupon_remove_view, name="coupon_remove"),
     # /customers/<pk>/…: a customer's billing, shown inside the customer page
     path("customers/<int:pk>/billing/", views.customer_billing, name="customer_billing"),
     path("customers/<int:pk>/invoice.pdf", views.invoice_pdf, name="pdf"),
@@ -32,6 +34,12 @@ urlpatterns = [
         "customers/<int:pk>/credit-grants/",
         views.credit_grant_create_view,
         name="credit_grant_create",
+    ),
+    path("customers/<int:pk>/coupons/", views.coupon_redeem_view, name="coupon_redeem"),
+    path(
+        "customers/<int:pk>/commitments/",
+        commitment_views.commitment_create_view,
+        name="commitment_create",
     ),
     path(
         "customers/<int:pk>/assignments/<int:assignment_pk>/change-plan/",

@@ -32,8 +32,11 @@ from invoices.builder import (
     customer_periods,
     unassigned_usage,
 )
+from invoices.commitment_forms import commitments_context
 from invoices.credits import credit_grant_create, credit_grant_void, customer_credit
+from invoices.discounts import coupon_redeem, coupon_remove
 from invoices.forms import (
+    CouponRedeemForm,
     CreditGrantForm,
     CreditNoteForm,
     InvoiceFilterForm,
@@ -42,11 +45,17 @@ from invoices.forms import (
     VoidForm,
 )
 from invoices.late_usage import pending_late_usage, with_late_usage
-from invoices.models import CreditGrant, CreditNote, Invoice
+from invoices.models import CouponRedemption, CreditGrant, CreditNote, Invoice
 from invoices.pdf import render_invoice_pdf
 from invoices.plan_change import preview_plan_change
 from invoices.selection import selected_period
-from invoices.selectors import credit_card, draft_content, stored_content
+from invoices.selectors import (
+    coupon_card,
+    credit_card,
+    customer_assignments,
+    draft_content,
+    stored_content,
+)
 from invoices.services import (
     CreditRequest,
     credit_note_create,
@@ -63,10 +72,13 @@ from invoices.services import (
 )
 from invoices.tables import InvoiceTable
 from meters.sqlite_functions import ExactSum
+from pricing.coupons import describe
 from pricing.money import exact_sum, format_money
 
 # The invoice page shows several forms at once: each keeps its own element ids.
 PAY_ID, VOID_ID, CREDIT_ID = "pay-%s", "void-%s", "credit-%s"
+# The event a coupon given or removed sends the billing region (HX-Trigger).
+COUPONS_CHANGED = "coupons-changed"
 
 
 def _pdf(content: bytes, filename: str) -> HttpResponse:
@@ -350,7 +362,12 @@ def credit_note_document(request: HttpRequest, pk: int) -> HttpResponse:
 # /customers/<pk>/billing/ -------------------------------------------------------------
 
 
-def _billing_context(request: HttpRequest, customer: Customer) -> dict[str, Any]:
+def _billing_context(
+    request: HttpRequest, customer: Customer, *, cards: bool = True
+) -> dict[str, Any]:
+    """The billing region; without `cards` (only #invoice is swapped), not
+    the Credit, Coupons and Prepaid commitments cards, whose queries it
+    would not show."""
     now = timezone.now()
     periods = customer_periods(customer, now)
     ref = selected_period(customer, request.GET.get("period"), periods, now)
@@ -370,7 +387,7 @@ def _billing_context(request: HttpRequest, customer: Customer) -> dict[str, Any]
                 .first()
             )
         content = with_steps(content)
-    return {
+    context = {
         "customer": customer,
         "periods": periods,
         "selected": ref,
@@ -380,8 +397,15 @@ def _billing_context(request: HttpRequest, customer: Customer) -> dict[str, Any]
         "simplified": request.GET.get("view") == "simplified",
         "invoices": invoices,
         "unassigned": unassigned_usage(customer),
-        **_credit_context(customer, now),
     }
+    if cards:
+        assignments = customer_assignments(customer)
+        context |= (
+            _credit_context(customer, now, assignments=assignments)
+            | _coupon_context(customer, now, assignments=assignments)
+            | commitments_context(customer, now, assignments=assignments)
+        )
+    return context
 
 
 @require_GET
@@ -395,7 +419,9 @@ def customer_billing(request: HttpRequest, pk: int) -> HttpResponse:
     htmx = getattr(request, "htmx", None)
     region = "invoice" if htmx and htmx.target == "invoice" else "billing"
     template = page_or_partial(request, "invoices/customer_billing.html", region)
-    return render(request, template, _billing_context(request, customer))
+    only_invoice = template.endswith("#invoice")
+    context = _billing_context(request, customer, cards=not only_invoice)
+    return render(request, template, context)
 
 
 @require_GET
@@ -416,11 +442,14 @@ def invoice_pdf(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _credit_context(
-    customer: Customer, now: datetime, grant_form: CreditGrantForm | None = None
+    customer: Customer,
+    now: datetime,
+    grant_form: CreditGrantForm | None = None,
+    assignments: list[PlanAssignment] | None = None,
 ) -> dict[str, Any]:
     """The Credit card of the billing region (#credit): a constant number of
     queries, whatever the number of grants."""
-    card = credit_card(customer, now)
+    card = credit_card(customer, now, assignments)
     if grant_form is None:
         start = timezone.localtime(now).replace(second=0, microsecond=0)
         grant_form = CreditGrantForm(currencies=card.currencies, initial={"effective_at": start})
@@ -483,6 +512,82 @@ def credit_grant_void_view(request: HttpRequest, pk: int) -> HttpResponse:
         amount = format_money(entry.amount, grant.currency)
         messages.success(request, f"{grant.description}: the {amount} left is voided.")
     return redirect(f"{grant.customer.get_absolute_url()}#credit")
+
+
+# /customers/<pk>/coupons/, /coupon-redemptions/<pk>/remove/ ----------------------
+
+
+def _coupon_context(
+    customer: Customer,
+    now: datetime,
+    coupon_form: CouponRedeemForm | None = None,
+    assignments: list[PlanAssignment] | None = None,
+) -> dict[str, Any]:
+    """The Coupons card of the billing region (#coupons): a constant number
+    of queries, whatever the number of coupons given and invoices discounted."""
+    card = coupon_card(customer, now, assignments)
+    if coupon_form is None:
+        coupon_form = CouponRedeemForm(customer=customer, card=card)
+    return {"customer": customer, "coupons": card, "coupon_form": coupon_form}
+
+
+def _coupon_answer(
+    request: HttpRequest, customer: Customer, form: CouponRedeemForm | None, done: str
+) -> HttpResponse:
+    """After giving or removing: HTMX gets the card again (with the form's
+    errors, or `done` and a blank form); a plain POST the customer page, or
+    the billing page with the errors and status 400."""
+    if getattr(request, "htmx", False):
+        context = _coupon_context(customer, timezone.now(), form) | {"coupon_done": done}
+        response = render(request, "invoices/customer_billing.html#coupons", context)
+        if form is None:
+            # The region's invoice preview (#invoice) listens: it shows the discount.
+            response["HX-Trigger"] = COUPONS_CHANGED
+        return response
+    if form is None or not form.errors:
+        messages.success(request, done)
+        return redirect(f"{customer.get_absolute_url()}#coupons")
+    context = _billing_context(request, customer) | _coupon_context(customer, timezone.now(), form)
+    return render(request, "invoices/customer_billing.html", context, status=400)
+
+
+@require_POST
+@permission_required("invoices.add_couponredemption", raise_exception=True)
+def coupon_redeem_view(request: HttpRequest, pk: int) -> HttpResponse:
+    customer = get_object_or_404(Customer, pk=pk)
+    now = timezone.now()
+    form = CouponRedeemForm(request.POST, customer=customer, card=coupon_card(customer, now))
+    if form.is_valid():
+        try:
+            given = coupon_redeem(
+                customer=customer, **form.cleaned_data, now=now, actor=_actor(request)
+            )
+        except ValidationError as exc:
+            _form_error(form, exc)
+        else:
+            to = customer.name
+            if given.assignment is not None:
+                to = f"{to}'s {given.assignment.plan.name} invoices"
+            done = f"{given.coupon.code} ({describe(given.coupon)}) given to {to}."
+            return _coupon_answer(request, customer, None, done)
+    return _coupon_answer(request, customer, form, "")
+
+
+@require_POST
+@permission_required("invoices.change_couponredemption", raise_exception=True)
+def coupon_remove_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """Stop a coupon for the customer's invoices not yet issued (the panel
+    under its Remove button confirms); issued invoices keep their discount."""
+    redemption = get_object_or_404(
+        CouponRedemption.objects.select_related("coupon", "customer"), pk=pk
+    )
+    code = redemption.coupon.code
+    if redemption.removed_at is not None:
+        done = f"{code} was already removed."
+    else:
+        coupon_remove(redemption=redemption, now=timezone.now(), actor=_actor(request))
+        done = f"{code} removed: invoices not yet issued no longer get it."
+    return _coupon_answer(request, redemption.customer, None, done)
 
 
 # /customers/<pk>/assignments/<assignment_pk>/change-plan/ ---------------------

@@ -23,9 +23,12 @@ from django.utils import timezone
 from billing_site.roles import ADMIN, OPERATOR, ROLES, VIEWER
 from invoices.closing import close_periods
 from invoices.credits import credit_grant_create
+from invoices.discounts import coupon_redeem
 from invoices.models import Invoice
 from invoices.services import CreditRequest, credit_note_create
 from meters.api_keys import api_key_create
+from pricing.coupons import coupon_create
+from pricing.taxes import tax_rate_create
 from tests.factories import guide_setup
 from tests.fixtures import assert_login_redirect, element, login, page, user_with_role
 
@@ -60,6 +63,12 @@ MATRIX: dict[str, tuple[str | None, str | None]] = {
     "pricing:edit_rate": (ADMIN, ADMIN),
     "pricing:delete_rate": (NOT_SERVED, ADMIN),
     "pricing:version": (VIEWER, NOT_SERVED),
+    "pricing:charges": (NOT_SERVED, ADMIN),
+    "pricing:taxes": (NOT_SERVED, ADMIN),
+    "pricing:tax_rates": (VIEWER, ADMIN),  # POST creates a tax rate
+    "pricing:tax_rate_archive": (NOT_SERVED, ADMIN),
+    "pricing:coupons": (VIEWER, ADMIN),  # POST creates a coupon
+    "pricing:coupon_archive": (NOT_SERVED, ADMIN),
     # Customers and their invoices
     "customers:list": (VIEWER, NOT_SERVED),
     "customers:detail": (VIEWER, NOT_SERVED),
@@ -85,6 +94,10 @@ MATRIX: dict[str, tuple[str | None, str | None]] = {
     # Prepaid credit: operators grant and void it
     "invoices:credit_grant_create": (NOT_SERVED, OPERATOR),
     "invoices:credit_grant_void": (NOT_SERVED, OPERATOR),
+    # Coupons: operators give them to customers and remove them
+    "invoices:coupon_redeem": (NOT_SERVED, OPERATOR),
+    "invoices:commitment_create": (NOT_SERVED, OPERATOR),
+    "invoices:coupon_remove": (NOT_SERVED, OPERATOR),
     # Users and the audit trail
     "users:list": (ADMIN, NOT_SERVED),
     "users:create": (ADMIN, ADMIN),
@@ -154,10 +167,15 @@ def url_kwargs() -> dict[str, dict[str, int]]:
         actor="test",
     )
     key, _ = api_key_create(name="matrix")
+    tax_rate = tax_rate_create(code="matrix-vat", name="VAT", percentage="20")
+    coupon = coupon_create(code="MATRIX", name="Matrix", kind="percentage", value="10", now=later)
+    redemption = coupon_redeem(coupon=coupon, customer=guide.customer, now=later, actor="test")
     other = user_with_role(VIEWER)
     return {
         "meters": {"pk": guide.llm_tokens.pk},
         "meters:api_key_revoke": {"pk": key.pk},
+        "pricing:tax_rate_archive": {"pk": tax_rate.pk},
+        "pricing:coupon_archive": {"pk": coupon.pk},
         "pricing": {"pk": guide.plan.pk, "rate_pk": guide.token_rate.pk, "number": 1},
         "customers": {"pk": guide.customer.pk, "assignment_pk": guide.assignment.pk},
         "invoices": {"pk": invoice.pk},
@@ -168,6 +186,9 @@ def url_kwargs() -> dict[str, dict[str, int]]:
         "invoices:credit_note_pdf": {"pk": note.pk},
         "invoices:credit_grant_create": {"pk": guide.customer.pk},
         "invoices:credit_grant_void": {"pk": grant.pk},
+        "invoices:coupon_redeem": {"pk": guide.customer.pk},
+        "invoices:commitment_create": {"pk": guide.customer.pk},
+        "invoices:coupon_remove": {"pk": redemption.pk},
         "users": {"pk": other.pk},
     }
 
@@ -316,13 +337,16 @@ def test_only_an_admin_sees_how_to_create_or_revoke_an_api_key(
     assert "backend" in html
 
 
+PRICING_NAV = ["Meters", "Pricing", "Coupons", "Tax rates"]
+
+
 @pytest.mark.parametrize(
     ("role", "links"),
     [
         (None, []),
-        (VIEWER, ["Meters", "Pricing", "Customers", "Invoices", "API keys"]),
-        (OPERATOR, ["Meters", "Pricing", "Customers", "Invoices", "API keys"]),
-        (ADMIN, ["Meters", "Pricing", "Customers", "Invoices", "API keys", "Users", "Activity"]),
+        (VIEWER, [*PRICING_NAV, "Customers", "Invoices", "API keys"]),
+        (OPERATOR, [*PRICING_NAV, "Customers", "Invoices", "API keys"]),
+        (ADMIN, [*PRICING_NAV, "Customers", "Invoices", "API keys", "Users", "Activity"]),
     ],
 )
 def test_the_navigation_links_only_what_the_role_may_see(
@@ -339,3 +363,38 @@ def _nav(client: Client) -> str:
     found = re.search(r'<nav class="mainnav".*?</nav>', html, re.S)
     assert found, html
     return found.group(0)
+
+
+@pytest.mark.parametrize(
+    ("name", "current"),
+    [
+        ("pricing:list", "Pricing"),
+        ("pricing:coupons", "Coupons"),
+        ("pricing:tax_rates", "Tax rates"),
+    ],
+)
+def test_the_navigation_marks_the_pricing_page_shown(
+    client: Client, name: str, current: str
+) -> None:
+    html = get(client, VIEWER, reverse(name))
+
+    nav = re.search(r'<nav class="mainnav".*?</nav>', html, re.S)
+    assert nav is not None
+    assert re.findall(r'<a [^>]*aria-current="page"[^>]*>([^<]+)</a>', nav.group(0)) == [current]
+
+
+@pytest.mark.parametrize(("role", "shown"), [(VIEWER, False), (OPERATOR, False), (ADMIN, True)])
+def test_only_an_admin_sees_how_to_make_or_archive_coupons_and_tax_rates(
+    client: Client, role: str, shown: bool
+) -> None:
+    tax_rate_create(code="uk-vat", name="VAT", percentage="20")
+    coupon_create(
+        code="WELCOME10", name="Welcome", kind="percentage", value="10", now=timezone.now()
+    )
+
+    coupons = get(client, role, reverse("pricing:coupons"))
+    tax_rates = get(client, role, reverse("pricing:tax_rates"))
+
+    assert ("Create coupon" in coupons, "Archive" in coupons) == (shown, shown)
+    assert ("Create tax rate" in tax_rates, "Archive" in tax_rates) == (shown, shown)
+    assert "WELCOME10" in coupons and "uk-vat" in tax_rates

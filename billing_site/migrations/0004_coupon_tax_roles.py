@@ -10,13 +10,13 @@ def sync_roles(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    """Coupons and tax rates join the roles: Viewers see them, Billing
-    operators give customers coupons and remove them, Admins make coupons
-    and tax rates (billing_site/roles.py)."""
+    """Coupons, tax rates and prepaid commitments join the roles: Viewers see
+    them, Billing operators give customers coupons and remove them and make
+    commitments, Admins make coupons and tax rates (billing_site/roles.py)."""
 
     dependencies = [
         ("billing_site", "0003_credit_grant_roles"),
-        ("invoices", "0006_adjustments_coupons"),
+        ("invoices", "0007_commitments"),
     ]
 
     operations = [migrations.RunPython(sync_roles, migrations.RunPython.noop)]

@@ -1,0 +1,52 @@
+"""The Prepaid commitments card of a customer's billing region: the
+customer's commitments (each with its invoice, what it has paid and what is
+left), and the form that makes one (invoices.commitments)."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from customers.models import Customer
+from invoices.commitment_forms import CommitmentForm, commitments_context
+from invoices.commitments import commitment_create
+from invoices.views import _actor, _billing_context, _form_error
+from pricing.money import format_money
+
+CARD = "invoices/_commitments.html"
+
+
+@require_POST
+@permission_required("invoices.add_commitment", raise_exception=True)
+def commitment_create_view(request: HttpRequest, pk: int) -> HttpResponse:
+    customer = get_object_or_404(Customer, pk=pk)
+    assignments = list(customer.assignments.select_related("plan").order_by("start_at"))
+    form: CommitmentForm | None = CommitmentForm(request.POST, assignments=assignments)
+    assert form is not None
+    done = ""
+    if form.is_valid():
+        try:
+            commitment = commitment_create(
+                **form.service_arguments(),  # type: ignore[arg-type]
+                now=timezone.now(),
+                actor=_actor(request),
+            )
+        except ValidationError as exc:
+            _form_error(form, exc)
+        else:
+            amount = format_money(commitment.amount, commitment.currency)
+            done = f"Commitment of {amount} made; invoice {commitment.invoice.number} issued."
+            form = None
+    now = timezone.now()
+    if getattr(request, "htmx", False):
+        return render(request, CARD, commitments_context(customer, now, form) | {"done": done})
+    if form is None:
+        messages.success(request, done)
+        return redirect(f"{customer.get_absolute_url()}#commitments")
+    context = _billing_context(request, customer) | commitments_context(customer, now, form)
+    return render(request, "invoices/customer_billing.html", context, status=400)
