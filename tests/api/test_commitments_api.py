@@ -3,7 +3,7 @@ at once; refusals as 400s naming the field), listing what usage paid."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 from time_machine import TimeMachineFixture
