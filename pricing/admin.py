@@ -383,9 +383,6 @@ def _add_service_errors(form: forms.BaseForm, exc: ValidationError) -> None:
         form.add_error(field if field in form.fields else None, errors)
 
 
-MAX_STORED_INT = 2_147_483_647  # the largest PositiveIntegerField on PostgreSQL
-
-
 class TaxRateAddForm(forms.ModelForm[TaxRate]):
     """Saving is tax_rate_create, called once the fields parse, so its rules
     (and wording) are the only ones: the model's own validation is not run.
@@ -422,13 +419,6 @@ class CouponAddForm(forms.ModelForm[Coupon]):
 
     code = forms.CharField(help_text=Coupon._meta.get_field("code").help_text)
     value = forms.CharField(help_text="A percentage (10 for 10%), or an amount in the currency.")
-    # coupon_create checks only the lower bound; above this the column (a
-    # PositiveIntegerField) would refuse the row with a 500.
-    max_redemptions = forms.IntegerField(
-        required=False,
-        max_value=MAX_STORED_INT,
-        help_text=Coupon._meta.get_field("max_redemptions").help_text,
-    )
 
     class Meta:
         model = Coupon

@@ -23,7 +23,8 @@ from customers.services import customer_create, plan_assign
 from meters.models import Meter
 from meters.services import IngestResult, events_ingest, meter_create
 from meters.validation import EPOCH
-from pricing.models import Plan, Rate
+from pricing.coupons import coupon_create
+from pricing.models import Coupon, Plan, Rate
 from pricing.services import plan_create, rate_create
 
 PASSWORD = "correct-horse-battery-staple"
@@ -156,3 +157,16 @@ def guide_setup(now: datetime, *, start_at: datetime | None = None, events: bool
         ingest = events_ingest(records=guide_records(now - timedelta(minutes=1)), now=now)
         assert (ingest.accepted, ingest.rejected) == (4, []), ingest
     return Guide(api_calls, llm_tokens, plan, api_rate, token_rate, customer, assignment, ingest)
+
+
+def coupon_make(now: datetime, code: str = "WELCOME10", **given: object) -> Coupon:
+    """A coupon made through its service: "Welcome offer", 10% off, once,
+    unless `given` says otherwise."""
+    fields: dict[str, object] = {
+        "code": code,
+        "name": "Welcome offer",
+        "kind": "percentage",
+        "value": Decimal(10),
+        "now": now,
+    }
+    return coupon_create(**(fields | given))  # type: ignore[arg-type]

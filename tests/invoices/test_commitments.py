@@ -9,7 +9,6 @@ from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
-from time_machine import TimeMachineFixture
 
 from invoices.closing import close_periods
 from invoices.commitments import commitment_create
@@ -17,7 +16,7 @@ from invoices.models import Commitment, Invoice
 from invoices.pdf import render_invoice_pdf
 from invoices.selectors import stored_content
 from invoices.services import invoice_void
-from tests.factories import Guide, guide_setup
+from tests.factories import Guide
 from tests.invoices.test_invoice_steps_wired import in_gb, vat
 
 MARCH = datetime(2025, 3, 1, tzinfo=UTC)
@@ -25,12 +24,6 @@ APRIL = datetime(2025, 4, 1, tzinfo=UTC)
 JUNE = datetime(2025, 6, 1, tzinfo=UTC)
 MID_MARCH = datetime(2025, 3, 15, 12, tzinfo=UTC)
 ACTOR = "operator"
-
-
-@pytest.fixture
-def guide(db: None, time_machine: TimeMachineFixture) -> Guide:
-    time_machine.move_to(MID_MARCH, tick=False)
-    return guide_setup(MID_MARCH)
 
 
 def commit(guide: Guide, amount: str, discount: str = "15", **given: object) -> Commitment:

@@ -22,9 +22,9 @@ from customers.services import customer_create, plan_assign
 from invoices.closing import close_periods
 from invoices.discounts import coupon_redeem
 from invoices.models import CouponRedemption, Invoice
-from pricing.coupons import coupon_archive, coupon_create
+from pricing.coupons import coupon_archive
 from pricing.models import Coupon
-from tests.factories import Guide
+from tests.factories import Guide, coupon_make
 from tests.fixtures import (
     HTMX,
     assert_login_redirect,
@@ -43,15 +43,8 @@ MID_MARCH = datetime(2025, 3, 15, 12, 0, tzinfo=UTC)  # the guide fixture's froz
 AFTER_GRACE = datetime(2025, 4, 2, 1, tzinfo=UTC)
 
 
-def coupon(code: str = "WELCOME10", **given: object) -> Coupon:
-    fields: dict[str, object] = {
-        "code": code,
-        "name": "Welcome offer",
-        "kind": "percentage",
-        "value": Decimal(10),
-        "now": MID_MARCH,
-    }
-    return coupon_create(**(fields | given))  # type: ignore[arg-type]
+def coupon(code: str = "WELCOME10", now: datetime = MID_MARCH, **given: object) -> Coupon:
+    return coupon_make(now, code, **given)
 
 
 def give(guide: Guide, offer: Coupon, now: datetime = MID_MARCH) -> CouponRedemption:

@@ -27,11 +27,10 @@ from invoices.services import (
     invoice_void,
 )
 from meters.services import events_ingest
-from pricing.coupons import coupon_create
 from pricing.models import Coupon, TaxRate
 from pricing.services import plan_charges_save
 from pricing.taxes import plan_tax_rates_set, tax_rate_create
-from tests.factories import Guide, guide_records, guide_setup
+from tests.factories import Guide, coupon_make, guide_records, guide_setup
 
 MARCH = datetime(2025, 3, 1, tzinfo=UTC)
 APRIL = datetime(2025, 4, 1, tzinfo=UTC)
@@ -40,21 +39,8 @@ MID_MARCH = datetime(2025, 3, 15, 12, tzinfo=UTC)
 ACTOR = "operator"
 
 
-@pytest.fixture
-def guide(db: None, time_machine: TimeMachineFixture) -> Guide:
-    time_machine.move_to(MID_MARCH, tick=False)
-    return guide_setup(MID_MARCH)
-
-
 def coupon(code: str = "WELCOME10", **given: object) -> Coupon:
-    fields: dict[str, object] = {
-        "code": code,
-        "name": "Welcome offer",
-        "kind": "percentage",
-        "value": Decimal(10),
-        "now": MID_MARCH,
-    }
-    return coupon_create(**(fields | given))  # type: ignore[arg-type]
+    return coupon_make(MID_MARCH, code, **given)
 
 
 def vat(guide: Guide, **given: object) -> TaxRate:

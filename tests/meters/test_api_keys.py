@@ -251,9 +251,11 @@ def test_the_main_navigation_links_to_api_keys_after_customers(client: Client) -
     nav = re.search(r'<nav class="mainnav".*?</nav>', html, re.S)
     assert nav is not None
     links = re.findall(r'<a href="([^"]+)"[^>]*>([^<]+)</a>', nav.group())
-    assert [label for _, label in links][:5] == [
+    assert [label for _, label in links][:7] == [
         "Meters",
         "Pricing",
+        "Coupons",
+        "Tax rates",
         "Customers",
         "Invoices",
         "API keys",

@@ -365,11 +365,11 @@ def test_adding_a_coupon_in_the_admin_stores_it_as_the_service_would(
             "Use at most 2 decimal places in USD.",
         ),
         ({"duration": "repeating"}, "duration_periods", "Say for how many invoices: 1 to 1000."),
-        ({"max_redemptions": "0"}, "max_redemptions", "At least 1, or leave it blank"),
+        ({"max_redemptions": "0"}, "max_redemptions", "From 1 to 2,147,483,647, or leave it"),
         (
             {"max_redemptions": "99999999999999999999"},
             "max_redemptions",
-            "Ensure this value is less than or equal to 2147483647.",
+            "From 1 to 2,147,483,647, or leave it blank for no limit.",
         ),
         (
             {"duration": "repeating", "duration_periods": "99999999999999999999"},
