@@ -91,7 +91,8 @@ def customer_coupon_list(request: HttpRequest, pk: ObjectId) -> list[dict[str, A
     """The coupons given to the customer, newest first, removed ones too,
     each with how many issued invoices it has discounted so far."""
     customer = get_customer(pk)
-    return [redemption_json(r) for r in _redemptions().filter(customer=customer)]
+    latest = _redemptions().filter(customer=customer).order_by("-redeemed_at", "-pk")
+    return [redemption_json(r) for r in latest]
 
 
 @router.post(

@@ -60,7 +60,11 @@ def coupon_state(coupon: Coupon, redeemed: int, now: datetime) -> str:
 
 
 def _rows(now: datetime) -> list[CouponRow]:
-    coupons = Coupon.objects.annotate(redeemed=Count("redemptions")).prefetch_related("meters")
+    coupons = (
+        Coupon.objects.annotate(redeemed=Count("redemptions"))
+        .prefetch_related("meters")
+        .order_by("code")  # a GROUP BY query keeps no Meta.ordering
+    )
     return [
         CouponRow(
             coupon,

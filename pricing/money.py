@@ -12,7 +12,9 @@ No ORM imports here.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable, Iterable
+from copy import copy
 from decimal import (
     ROUND_HALF_UP,
     Clamped,
@@ -29,13 +31,19 @@ from decimal import (
     localcontext,
 )
 from fractions import Fraction
-from functools import wraps
+from functools import lru_cache, wraps
+
+from babel import Locale
+from babel.numbers import NumberPattern, get_currency_symbol, parse_pattern
 
 # Defined below pricing, in meters (whose event tables show quantities too);
 # re-exported so money formatting is imported from one place.
 from meters.quantities import format_quantity as format_quantity
 
 ROUNDING = ROUND_HALF_UP
+# How amounts are written (Babel's locale data, CLDR) until customers carry
+# their own locale.
+DEFAULT_LOCALE = "en_US"
 
 # The widest number pricing can meet (derivation in docs/PRICING.md, "Exact at
 # every size"): a period's quantity is a sum of at most 2**63 events (a bigint
@@ -106,19 +114,6 @@ CURRENCY_EXPONENTS: dict[str, int] = {
     "TND": 3,
     "UGX": 0,
     "VND": 0,
-}
-CURRENCY_SYMBOLS: dict[str, str] = {
-    "USD": "$",
-    "EUR": "€",
-    "GBP": "£",
-    "JPY": "¥",
-    "INR": "₹",
-    "CAD": "CA$",
-    "AUD": "A$",
-    "CHF": "CHF ",
-    "KWD": "KD ",
-    "SEK": "SEK ",
-    "BRL": "R$",
 }
 # The currencies a plan may be priced in (the plan form offers these).
 CURRENCIES: tuple[str, ...] = (
@@ -198,29 +193,64 @@ def fraction_decimal(amount: Fraction) -> Decimal:
     return Decimal(scaled.numerator).scaleb(-places, context=EXACT)
 
 
-def format_money(amount: Decimal, currency: str) -> str:
-    """`$1,234.50`, `¥1,235`, `-$0.10`. The amount is shown as given (already
-    rounded lines and totals); unit prices use `format_unit_price`."""
-    exponent = minor_unit_exponent(currency)
+def format_money(amount: Decimal, currency: str, locale: str = DEFAULT_LOCALE) -> str:
+    """`$1,234.50`, `¥1,235`, `-$0.10`, `1.234,50 €` (de_DE): Babel's
+    locale-aware currency format (CLDR) of the amount rounded first by our
+    one rule, at the currency's minor unit, so Babel's half-even rounding
+    never applies (it is given nothing to round). Lines and totals are
+    already rounded; unit prices use `format_unit_price`."""
     rounded = round_money(amount, currency)
-    sign = "-" if rounded < 0 else ""
-    # copy_abs, not abs(): abs() rounds to the current context (28 digits).
-    digits = f"{rounded.copy_abs():,.{exponent}f}"
-    symbol = CURRENCY_SYMBOLS.get(currency.upper())
-    if symbol is None:
-        return f"{sign}{digits} {currency.upper()}"
-    return f"{sign}{symbol}{digits}"
+    return _currency_text(rounded, currency, locale, minor_unit_exponent(currency))
 
 
-def format_unit_price(price: Decimal, currency: str) -> str:
+def format_unit_price(price: Decimal, currency: str, locale: str = DEFAULT_LOCALE) -> str:
     """A unit price with every significant digit it has (at least the currency's
-    minor unit): `$0.00001`, `$0.01`, `$2.50`."""
+    minor unit), in the locale's currency format: `$0.00001`, `$0.01`, `$2.50`."""
     exponent = minor_unit_exponent(currency)
     normalized = price.normalize(EXACT)
     places = max(exponent, -int(normalized.as_tuple().exponent))
-    digits = f"{price.copy_abs():,.{places}f}"
-    sign = "-" if price < 0 else ""
-    symbol = CURRENCY_SYMBOLS.get(currency.upper())
-    if symbol is None:
-        return f"{sign}{digits} {currency.upper()}"
-    return f"{sign}{symbol}{digits}"
+    return _currency_text(price, currency, locale, places)
+
+
+def _currency_text(amount: Decimal, currency: str, locale: str, places: int) -> str:
+    """`amount` (already exact at `places` decimals, so nothing is rounded)
+    in the locale's standard currency pattern with exactly `places`
+    decimals, with CLDR's currency spacing, which Babel does not apply: a
+    no-break space between a symbol made of letters (CHF, KWD) and the
+    digits beside it. Zero is never written with a minus sign."""
+    where, pattern = _currency_pattern(locale, places)
+    # Babel quantizes in the current context: one wide enough for any
+    # amount the schema allows, where quantizing an exact value is exact.
+    with localcontext(EXACT):
+        text = pattern.apply(
+            amount.copy_abs() if amount.is_zero() else amount,
+            where,
+            currency=currency.upper(),
+            currency_digits=False,
+            decimal_quantization=True,
+        )
+    return _spaced(text, get_currency_symbol(currency.upper(), where))
+
+
+@lru_cache(maxsize=256)
+def _currency_pattern(locale: str, places: int) -> tuple[Locale, NumberPattern]:
+    where = Locale.parse(locale)
+    pattern = copy(parse_pattern(where.currency_formats["standard"].pattern))
+    pattern.frac_prec = (places, places)
+    return where, pattern
+
+
+def _spaced(text: str, symbol: str) -> str:
+    at = text.find(symbol) if symbol else -1
+    if at < 0:
+        return text
+    end = at + len(symbol)
+    if end < len(text) and text[end].isdigit() and not _is_symbol_or_space(symbol[-1]):
+        return f"{text[:end]}\u00a0{text[end:]}"
+    if at > 0 and text[at - 1].isdigit() and not _is_symbol_or_space(symbol[0]):
+        return f"{text[:at]}\u00a0{text[at:]}"
+    return text
+
+
+def _is_symbol_or_space(char: str) -> bool:
+    return unicodedata.category(char)[0] in "SZ"

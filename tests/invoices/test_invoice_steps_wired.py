@@ -10,11 +10,14 @@ from decimal import Decimal
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from time_machine import TimeMachineFixture
 
 from customers.services import customer_update
 from invoices.adjustments import Adjuster
 from invoices.closing import close_periods
+from invoices.credits import credit_grant_create
 from invoices.discounts import coupon_redeem, coupon_remove
 from invoices.models import Invoice, InvoiceAdjustment
 from invoices.selectors import draft_content, stored_content
@@ -274,3 +277,74 @@ def test_a_line_is_credited_up_to_what_was_charged_for_it(guide: Guide) -> None:
         actor=ACTOR,
     )
     assert note.total == Decimal("0.11")
+
+
+@settings(
+    max_examples=12,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    percent=st.integers(min_value=0, max_value=100),
+    minimum=st.integers(min_value=0, max_value=300),
+    fee=st.integers(min_value=0, max_value=500),
+    tax=st.integers(min_value=0, max_value=27),
+    inclusive=st.booleans(),
+    credit=st.integers(min_value=0, max_value=700),
+)
+def test_a_stored_invoice_adds_up_and_finalizing_it_again_changes_nothing(
+    db: None,
+    time_machine: TimeMachineFixture,
+    percent: int,
+    minimum: int,
+    fee: int,
+    tax: int,
+    inclusive: bool,
+    credit: int,
+) -> None:
+    """For any coupon, minimum, setup fee, tax and credit: the stored lines
+    and adjustments add up to the total, the credit drawn to the amount due,
+    to the cent; and finalizing the issued invoice again changes nothing."""
+    with transaction.atomic():
+        time_machine.move_to(MID_MARCH, tick=False)
+        guide = guide_setup(MID_MARCH)
+        plan_charges_save(
+            plan=guide.plan,
+            invoice_minimum=str(minimum),
+            one_time_fees=[{"description": "Setup fee", "amount": str(fee)}] if fee else [],
+            starts="current_period",
+        )
+        vat(guide, percentage=str(tax), inclusive=inclusive)
+        in_gb(guide)
+        if percent:
+            coupon_redeem(
+                coupon=coupon(value=Decimal(percent)),
+                customer=guide.customer,
+                now=MID_MARCH,
+                actor=ACTOR,
+            )
+        if credit:
+            credit_grant_create(
+                customer=guide.customer,
+                amount=Decimal(credit),
+                currency="USD",
+                description="Credit",
+                effective_at=MARCH,
+                now=MID_MARCH,
+                actor=ACTOR,
+            )
+        march = issue(guide)
+        rows = list(march.adjustments.order_by("position"))
+        signed = {"one_time_fee": 1, "minimum_true_up": 1, "discount": -1, "commitment": -1}
+        lines = sum((line.amount for line in march.lines.all()), Decimal(0))
+        steps = sum((signed.get(a.kind, 0) * a.amount for a in rows), Decimal(0))
+        added = sum((a.amount for a in rows if a.kind == "tax" and not a.inclusive), Decimal(0))
+        assert lines + steps + added == march.total
+        assert march.total - march.credits_applied == march.amount_due >= 0
+        again = invoice_finalize(invoice=march, now=APRIL + timedelta(days=5), actor=ACTOR)
+        assert (again.total, again.amount_due, adjustments(again)) == (
+            march.total,
+            march.amount_due,
+            [(a.kind, a.line_key, a.description, a.amount) for a in rows],
+        )
+        transaction.set_rollback(True)

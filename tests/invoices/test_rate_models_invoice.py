@@ -341,13 +341,13 @@ def test_a_dinar_plan_rounds_each_line_to_three_places(meters: dict[str, Meter])
 
     assert [(ln.exact_amount, ln.amount) for ln in invoice.lines] == [
         (D("0.0375"), D("0.038")),
-        (D("1.2345"), D("1.235")),  # half up: half-even would charge KD 1.234
+        (D("1.2345"), D("1.235")),  # half up: half-even would charge KWD 1.234
     ]
     assert [str(ln.amount) for ln in invoice.lines] == ["0.038", "1.235"]
     assert invoice.total == D("1.273")
     text = pdf_text(invoice)
-    assert "KD 0.038" in text
-    assert re.search(r"Total KD 1\.273", text)
+    assert "KWD 0.038" in text
+    assert re.search(r"Total KWD\s1\.273", text)
 
 
 def test_a_package_with_fractional_usage_counts_whole_blocks(meters: dict[str, Meter]) -> None:

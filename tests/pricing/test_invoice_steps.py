@@ -509,7 +509,7 @@ def test_yen_discounts_and_tax_round_to_whole_yen() -> None:
 
 
 def test_dinar_keeps_three_places_through_every_step() -> None:
-    # KD 0.100 off the base fee; 5% tax: 0.038 → 0.0019 → 0.002, 1.135 → 0.05675 → 0.057.
+    # KWD 0.100 off the base fee; 5% tax: 0.038 → 0.0019 → 0.002, 1.135 → 0.05675 → 0.057.
     result = run(
         [
             Charge("usage", "API calls", D("0.038"), rate_id=1),

@@ -5,12 +5,13 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from babel.numbers import get_currency_precision, get_currency_symbol
 from hypothesis import given
 from hypothesis import strategies as st
 
 from pricing.money import (
     CURRENCIES,
-    CURRENCY_SYMBOLS,
+    DEFAULT_LOCALE,
     format_money,
     format_quantity,
     format_unit_price,
@@ -123,13 +124,13 @@ def test_round_money_rejects_an_int() -> None:
         ("-1234.5", "USD", "-$1,234.50"),
         ("1000000", "EUR", "€1,000,000.00"),
         ("7.5", "GBP", "£7.50"),
-        ("5", "CHF", "CHF 5.00"),
+        ("5", "CHF", "CHF\u00a05.00"),
         ("1234.5", "JPY", "¥1,235"),
         ("-1234", "JPY", "-¥1,234"),
-        ("1234567.891", "KWD", "KD 1,234,567.891"),
-        ("0.0005", "KWD", "KD 0.001"),
-        ("12.5", "XYZ", "12.50 XYZ"),
-        ("-3", "xyz", "-3.00 XYZ"),
+        ("1234567.891", "KWD", "KWD\u00a01,234,567.891"),
+        ("0.0005", "KWD", "KWD\u00a00.001"),
+        ("12.5", "XYZ", "XYZ\u00a012.50"),
+        ("-3", "xyz", "-XYZ\u00a03.00"),
         ("12.5", "usd", "$12.50"),
     ],
 )
@@ -143,9 +144,37 @@ def test_amount_that_rounds_to_zero_is_not_shown_as_negative_zero() -> None:
     assert format_money(D("-0.001"), "USD") == "$0.00"
 
 
-def test_every_currency_a_plan_can_use_has_a_symbol() -> None:
-    # Otherwise the invoice falls back to "12.50 XXX" for a currency the form offers.
-    assert [c for c in CURRENCIES if c not in CURRENCY_SYMBOLS] == []
+def test_babel_writes_every_plan_currency_at_the_minor_unit_we_round_to() -> None:
+    # Babel (CLDR) and our rounding agree on each currency's decimals, so the
+    # text never shows a digit more or less than the rounded amount has.
+    assert {c: get_currency_precision(c) for c in CURRENCIES} == {
+        c: minor_unit_exponent(c) for c in CURRENCIES
+    }
+
+
+@pytest.mark.parametrize(
+    ("amount", "currency", "expected"),
+    [("0.125", "USD", "$0.13"), ("0.135", "USD", "$0.14"), ("2.5", "JPY", "¥3")],
+)
+def test_money_is_rounded_half_up_by_our_rule_not_babels_half_even(
+    amount: str, currency: str, expected: str
+) -> None:
+    assert format_money(D(amount), currency) == expected
+
+
+@pytest.mark.parametrize(
+    ("locale", "amount", "currency", "expected"),
+    [
+        ("en_US", "1234.56", "USD", "$1,234.56"),
+        ("de_DE", "1234.56", "EUR", "1.234,56\u00a0€"),
+        ("ja_JP", "1234", "JPY", "￥1,234"),
+        ("fr_CH", "1234.5", "CHF", "1'234,50\u00a0CHF"),
+    ],
+)
+def test_money_is_written_as_the_locale_writes_it(
+    locale: str, amount: str, currency: str, expected: str
+) -> None:
+    assert format_money(D(amount), currency, locale) == expected
 
 
 # --- format_unit_price ---------------------------------------------------------------------
@@ -165,10 +194,10 @@ def test_every_currency_a_plan_can_use_has_a_symbol() -> None:
         ("0.000000000000123456", "USD", "$0.000000000000123456"),
         ("3", "JPY", "¥3"),
         ("0.5", "JPY", "¥0.5"),
-        ("0.1", "KWD", "KD 0.100"),
-        ("0.0001", "KWD", "KD 0.0001"),
+        ("0.1", "KWD", "KWD\u00a00.100"),
+        ("0.0001", "KWD", "KWD\u00a00.0001"),
         ("-0.00001", "EUR", "-€0.00001"),
-        ("0.00001", "XYZ", "0.00001 XYZ"),
+        ("0.00001", "XYZ", "XYZ\u00a00.00001"),
     ],
 )
 def test_unit_price_keeps_every_significant_digit(price: str, currency: str, expected: str) -> None:
@@ -231,8 +260,8 @@ def test_rounding_a_rounded_amount_changes_nothing(amount: Decimal, currency: st
 @given(amount=exact_amounts, currency=currencies)
 def test_formatted_money_reads_back_as_the_rounded_amount(amount: Decimal, currency: str) -> None:
     text = format_money(amount, currency)
-    symbol = CURRENCY_SYMBOLS.get(currency, "")
-    digits = text.replace(symbol, "", 1).replace(f" {currency}", "").replace(",", "")
+    symbol = get_currency_symbol(currency, DEFAULT_LOCALE)
+    digits = text.replace(symbol, "", 1).replace("\u00a0", "").replace(",", "")
     assert Decimal(digits) == round_money(amount, currency)
 
 
