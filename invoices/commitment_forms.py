@@ -26,6 +26,10 @@ def _day(instant: datetime) -> str:
 
 
 class CommitmentForm(forms.Form):
+    # Its fields share names with the Credit card's form on the same page;
+    # the prefix keeps their element ids (and so their labels) apart.
+    prefix = "commitment"
+
     assignment = forms.TypedChoiceField(
         label="Plan assignment", coerce=int, choices=[], help_text="The plan it prepays."
     )

@@ -42,7 +42,7 @@ def form_data(guide: Guide, **given: str) -> dict[str, str]:
         "starts_at": "2025-03-01",
         "ends_at": "2025-06-01",
     }
-    return data | given
+    return {f"commitment-{name}": value for name, value in (data | given).items()}
 
 
 def url(guide: Guide) -> str:
@@ -107,7 +107,7 @@ def test_a_refused_commitment_shows_why_next_to_the_field(
 
     assert partial.status_code == 200 and whole.status_code == 400
     for html in (page(partial), page(whole)):
-        [error] = field_errors(element(html, "commitments"), field)
+        [error] = field_errors(element(html, "commitments"), f"commitment-{field}")
         assert message in error
     assert not Invoice.objects.exists()
 
