@@ -4,18 +4,17 @@ left), and the form that makes one (invoices.commitments)."""
 
 from __future__ import annotations
 
-from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from customers.models import Customer
 from invoices.commitment_forms import CommitmentForm, commitments_context
 from invoices.commitments import commitment_create
-from invoices.views import _actor, _billing_context, _form_error
+from invoices.views import _actor, _form_error, card_answer
 from pricing.money import format_money
 
 CARD = "invoices/_commitments.html"
@@ -42,11 +41,13 @@ def commitment_create_view(request: HttpRequest, pk: int) -> HttpResponse:
             amount = format_money(commitment.amount, commitment.currency)
             done = f"Commitment of {amount} made; invoice {commitment.invoice.number} issued."
             form = None
-    now = timezone.now()
-    if getattr(request, "htmx", False):
-        return render(request, CARD, commitments_context(customer, now, form) | {"done": done})
-    if form is None:
-        messages.success(request, done)
-        return redirect(f"{customer.get_absolute_url()}#commitments")
-    context = _billing_context(request, customer) | commitments_context(customer, now, form)
-    return render(request, "invoices/customer_billing.html", context, status=400)
+    return card_answer(
+        request,
+        customer,
+        card="commitments",
+        template=CARD,
+        context=commitments_context(customer, timezone.now(), form),
+        failed=form is not None,
+        done=done,
+        changes_invoice=True,  # the preview shows what the commitment pays
+    )

@@ -78,7 +78,9 @@ from pricing.money import exact_sum, format_money
 # The invoice page shows several forms at once: each keeps its own element ids.
 PAY_ID, VOID_ID, CREDIT_ID = "pay-%s", "void-%s", "credit-%s"
 # The event a coupon given or removed sends the billing region (HX-Trigger).
-COUPONS_CHANGED = "coupons-changed"
+# Sent (HX-Trigger) after a write that changes what the usage-to-date
+# preview shows (a coupon, a commitment): #invoice reloads on it.
+BILLING_CHANGED = "billing-changed"
 
 
 def _pdf(content: bytes, filename: str) -> HttpResponse:
@@ -456,21 +458,50 @@ def _credit_context(
     return {"customer": customer, "credit": card, "grant_form": grant_form}
 
 
+def card_answer(
+    request: HttpRequest,
+    customer: Customer,
+    *,
+    card: str,
+    template: str,
+    context: dict[str, Any],
+    failed: bool,
+    done: str,
+    done_key: str = "done",
+    changes_invoice: bool = False,
+) -> HttpResponse:
+    """After a form of a card of the billing region (#credit, #coupons,
+    #commitments): HTMX gets the card again from `template` and `context`
+    (with the form's errors, or `done` and a blank form; with
+    `changes_invoice`, a done write also tells the usage-to-date preview to
+    reload); a plain POST gets the customer page at the card with `done` as
+    a message, or, when the form `failed`, the billing page with the errors
+    and status 400."""
+    if getattr(request, "htmx", False):
+        response = render(request, template, context | {done_key: done})
+        if changes_invoice and not failed:
+            response["HX-Trigger"] = BILLING_CHANGED
+        return response
+    if not failed:
+        if done:
+            messages.success(request, done)
+        return redirect(f"{customer.get_absolute_url()}#{card}")
+    context = _billing_context(request, customer) | context
+    return render(request, "invoices/customer_billing.html", context, status=400)
+
+
 def _credit_answer(
     request: HttpRequest, customer: Customer, form: CreditGrantForm | None, done: str
 ) -> HttpResponse:
-    """After a grant: HTMX gets the card again (with the form's errors, or
-    `done` and a blank form); a plain POST the customer page, or the billing
-    page with the errors and status 400."""
-    if getattr(request, "htmx", False):
-        context = _credit_context(customer, timezone.now(), form) | {"done": done}
-        return render(request, "invoices/customer_billing.html#credit", context)
-    if form is None or not form.errors:
-        if done:
-            messages.success(request, done)
-        return redirect(f"{customer.get_absolute_url()}#credit")
-    context = _billing_context(request, customer) | _credit_context(customer, timezone.now(), form)
-    return render(request, "invoices/customer_billing.html", context, status=400)
+    return card_answer(
+        request,
+        customer,
+        card="credit",
+        template="invoices/customer_billing.html#credit",
+        context=_credit_context(customer, timezone.now(), form),
+        failed=form is not None and bool(form.errors),
+        done=done,
+    )
 
 
 @require_POST
@@ -534,21 +565,17 @@ def _coupon_context(
 def _coupon_answer(
     request: HttpRequest, customer: Customer, form: CouponRedeemForm | None, done: str
 ) -> HttpResponse:
-    """After giving or removing: HTMX gets the card again (with the form's
-    errors, or `done` and a blank form); a plain POST the customer page, or
-    the billing page with the errors and status 400."""
-    if getattr(request, "htmx", False):
-        context = _coupon_context(customer, timezone.now(), form) | {"coupon_done": done}
-        response = render(request, "invoices/customer_billing.html#coupons", context)
-        if form is None:
-            # The region's invoice preview (#invoice) listens: it shows the discount.
-            response["HX-Trigger"] = COUPONS_CHANGED
-        return response
-    if form is None or not form.errors:
-        messages.success(request, done)
-        return redirect(f"{customer.get_absolute_url()}#coupons")
-    context = _billing_context(request, customer) | _coupon_context(customer, timezone.now(), form)
-    return render(request, "invoices/customer_billing.html", context, status=400)
+    return card_answer(
+        request,
+        customer,
+        card="coupons",
+        template="invoices/customer_billing.html#coupons",
+        context=_coupon_context(customer, timezone.now(), form),
+        failed=form is not None and bool(form.errors),
+        done=done,
+        done_key="coupon_done",
+        changes_invoice=True,  # the preview shows the discount
+    )
 
 
 @require_POST

@@ -157,9 +157,9 @@ def test_giving_by_htmx_answers_the_card_with_the_coupon(client: Client, guide: 
     [given] = CouponRedemption.objects.all()
     assert row(html, given)[:3] == ["WELCOME10 Welcome offer", "10% off, once", "Whole customer"]
     # The invoice preview above the card listens, and reloads with the discount.
-    assert response["HX-Trigger"] == "coupons-changed"
+    assert response["HX-Trigger"] == "billing-changed"
     billing = page(client.get(reverse("invoices:customer_billing", args=[guide.customer.pk])))
-    assert 'hx-trigger="coupons-changed from:body"' in element(billing, "invoice")
+    assert 'hx-trigger="billing-changed from:body"' in element(billing, "invoice")
     assert "Welcome offer (WELCOME10)" in text(element(billing, "invoice"))
 
 
@@ -308,7 +308,7 @@ def test_removing_by_htmx_answers_the_card(client: Client, guide: Guide) -> None
     assert "WELCOME10 removed" in text(html)
     assert "Removed" in row(html, given)[-2]
     assert "WELCOME10 was already removed." in text(page(again))
-    assert response["HX-Trigger"] == "coupons-changed"
+    assert response["HX-Trigger"] == "billing-changed"
 
 
 def test_a_coupon_that_discounted_its_invoice_is_used_up(
