@@ -177,6 +177,12 @@ def _round_fraction(amount: Fraction, places: int) -> Decimal:
     return Decimal(-whole if amount < 0 else whole).scaleb(-places, context=_ROUNDING_CONTEXT)
 
 
+def round_places(amount: Fraction, places: int) -> Decimal:
+    """A ratio that is not money (a margin percentage) to `places` decimal
+    places by the same rule, half up."""
+    return _round_fraction(amount, places)
+
+
 def fraction_decimal(amount: Fraction) -> Decimal:
     """A Fraction as a Decimal: exact when it has a finite decimal form (a
     prorated $30 x 1/4 is 7.5), else shown to SHOWN_PLACES places (1/3 of $20
