@@ -73,6 +73,7 @@ _ADMIN = (
     | _every(ACTIONS, {"auth": ("user", "group")})  # the users page
     | {"auditlog.view_logentry"}  # the Activity page (django-auditlog's entries)
     | {"invoices.correct_invoice"}  # void, uncollectible, credit notes
+    | {"pricing.see_costs"}  # costs and margins, wherever they are shown
 )
 
 # Lowest first; the users page offers them in this order.

@@ -179,7 +179,9 @@ class CustomerEditForm(BillingRules, forms.Form):
 
 
 class AssignPlanForm(forms.Form):
-    plan = forms.ModelChoiceField(queryset=Plan.objects.order_by("name"), empty_label=None)
+    plan = forms.ModelChoiceField(
+        queryset=Plan.objects.filter(kind=Plan.Kind.PRICE).order_by("name"), empty_label=None
+    )
     start_at = forms.DateTimeField(
         label="Start date",
         input_formats=[DATETIME_INPUT, "%Y-%m-%d %H:%M", "%Y-%m-%d"],

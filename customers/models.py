@@ -43,6 +43,17 @@ class Customer(models.Model):
         default=TaxStatus.TAXABLE,
         help_text="Exempt and reverse-charge customers are charged no tax.",
     )
+    # What this customer's usage costs us, when not the default cost plan
+    # (a dedicated deployment, say): pricing.costing.
+    cost_plan = models.ForeignKey(
+        "pricing.Plan",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="cost_customers",
+        limit_choices_to={"kind": "cost"},
+        help_text="Costs this customer's usage instead of the default cost plan.",
+    )
     created_by_ingestion = models.BooleanField(
         default=False,
         help_text="Created automatically when usage first arrived for this customer ID.",

@@ -176,6 +176,19 @@ def customer_update(
     return customer
 
 
+@transaction.atomic
+def customer_cost_plan_set(*, customer: Customer, plan: Plan | None) -> Customer:
+    """Cost the customer's usage by their own cost plan (a dedicated
+    deployment, say), or by the default one again (None). ValidationError on
+    `cost_plan` for a price plan. Drafts are costed by it from now on; issued
+    invoices keep the costs they stored."""
+    if plan is not None and not plan.is_cost:
+        raise ValidationError({"cost_plan": f"{plan.name} is a price plan, not a cost plan."})
+    customer.cost_plan = plan
+    customer.save(update_fields=["cost_plan"])
+    return customer
+
+
 END_BEFORE_START = "The end date must be after the start date."
 
 Span = tuple[datetime, datetime | None]
@@ -204,6 +217,10 @@ def plan_assign(
 ) -> PlanAssignment:
     """Put the customer on a plan. Refuses an overlap with an existing
     assignment; the database constraint backs this against races."""
+    if plan.is_cost:
+        raise ValidationError(
+            {"plan": f"{plan.name} is a cost plan: it prices what usage costs us, not customers."}
+        )
     if end_at is not None and end_at <= start_at:
         raise ValidationError({"end_at": END_BEFORE_START})
     clash = overlapping_assignments(customer, start_at, end_at)

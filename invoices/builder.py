@@ -36,6 +36,7 @@ from meters.selectors import (
     customers_meter_ids,
     customers_usage,
 )
+from pricing.costing import LineCost
 from pricing.invoice_steps import TAX_NOTES, StepsSummary, TaxStatus
 from pricing.models import PlanVersion, Rate
 from pricing.money import exact_sum
@@ -107,6 +108,20 @@ class InvoiceSection:
     rate_model: str
     lines: list[PricedLine]
     subtotal: Decimal
+    # The usage the lines were priced from, at the meter's finest grain, and
+    # how: what costing needs (invoices.margins; empty on an issued invoice).
+    parts: tuple[PartialUsage, ...] = ()
+    dimensions: tuple[str, ...] = ()
+    aggregation: str = ""
+    # What each line's usage cost (pricing.costing), beside `lines`, when
+    # shown to someone who may see costs; empty otherwise.
+    costs: tuple[LineCost | None, ...] = ()
+
+    @property
+    def rows(self) -> list[tuple[PricedLine, LineCost | None]]:
+        """Each line with its cost (None when costs are not shown)."""
+        costs = self.costs or (None,) * len(self.lines)
+        return list(zip(self.lines, costs, strict=True))
 
 
 @dataclass(frozen=True)
@@ -417,6 +432,9 @@ def _priced(
                 rate_model=rate.get_rate_model_display(),
                 lines=rated.lines,
                 subtotal=invoice_total(rated.lines),
+                parts=tuple(usage[rate.meter_id]),
+                dimensions=tuple(rate.dimensions),
+                aggregation=rate.meter.meter_type,
             )
         )
         unpriced.extend(rated.unpriced)

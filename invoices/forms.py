@@ -105,7 +105,9 @@ class PlanChangeForm(forms.Form):
         super().__init__(*args, **kwargs)
         field = self.fields["plan"]
         assert isinstance(field, forms.ModelChoiceField)
-        field.queryset = Plan.objects.exclude(pk=current.pk).order_by("name")
+        field.queryset = (
+            Plan.objects.filter(kind=Plan.Kind.PRICE).exclude(pk=current.pk).order_by("name")
+        )
 
 
 def _datetime_field(**kwargs: Any) -> forms.DateTimeField:

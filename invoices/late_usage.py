@@ -22,6 +22,7 @@ not charged again.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
@@ -42,7 +43,7 @@ from invoices.models import Invoice, InvoiceLine
 from meters.models import UsageEvent
 from pricing.money import exact_sum
 from pricing.periods import LateUsagePolicy
-from pricing.rating import LineKind, PricedLine
+from pricing.rating import LineKind, PartialUsage, PricedLine
 
 ISSUED = (Invoice.Status.OPEN, Invoice.Status.PAID, Invoice.Status.UNCOLLECTIBLE)
 
@@ -147,6 +148,7 @@ def _marginal(
         for line in s.lines
         if line.kind is LineKind.USAGE
     }
+    billed_parts = {s.meter_id: s.parts for s in billed.sections}
     label = period_label(invoice)
     sections = []
     for section in latest.sections:
@@ -180,9 +182,26 @@ def _marginal(
                     rate_model=f"for {label} ({invoice.number})",
                     lines=lines,
                     subtotal=exact_sum(li.amount for li in lines),
+                    parts=_late_parts(billed_parts.get(section.meter_id, ()), section.parts),
+                    dimensions=section.dimensions,
+                    aggregation=section.aggregation,
                 )
             )
     return sections
+
+
+def _late_parts(
+    billed: Sequence[PartialUsage], latest: Sequence[PartialUsage]
+) -> tuple[PartialUsage, ...]:
+    """The usage that arrived late, at the finest grain: what each
+    combination has now less what was billed (what costing prices)."""
+    before = {tuple(sorted(p.dimensions.items())): p.quantity for p in billed}
+    late = []
+    for part in latest:
+        added = part.quantity - before.get(tuple(sorted(part.dimensions.items())), Decimal(0))
+        if added:
+            late.append(PartialUsage(part.dimensions, added))
+    return tuple(late)
 
 
 def with_late_usage(content: InvoiceContent, late: list[LateUsage]) -> InvoiceContent:

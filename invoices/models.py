@@ -211,6 +211,13 @@ class InvoiceLine(models.Model):
         Invoice, on_delete=models.PROTECT, null=True, blank=True, related_name="late_lines"
     )
     late_through = models.DateTimeField(null=True, blank=True)
+    # What the line's usage cost at finalization (invoices.margins): the
+    # known part, and how much usage had no known cost (null: all known).
+    # Both null: issued before costs were kept. Never shown to customers.
+    cost = _amount(null=True, blank=True)
+    cost_unknown_quantity = ExactDecimalField(
+        max_digits=40, decimal_places=9, null=True, blank=True
+    )
 
     class Meta:
         ordering = ["invoice", "position"]

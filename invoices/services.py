@@ -50,6 +50,7 @@ from invoices.builder import (
 )
 from invoices.credits import credits_draw, credits_return
 from invoices.late_usage import ISSUED, LateUsage, pending_late_usage
+from invoices.margins import Coster
 from invoices.models import (
     CreditNote,
     CreditNoteDocument,
@@ -61,10 +62,10 @@ from invoices.models import (
     InvoiceStatusChange,
     NumberSequence,
 )
+from pricing.costing import LineCost
 from pricing.models import Plan
 from pricing.money import exact_sum, format_money, in_minor_units, minor_unit_exponent
 from pricing.periods import Period
-from pricing.rating import PricedLine
 
 SYSTEM = "system (period close)"
 # Finalization counts the events received up to this long before it; the rest
@@ -180,36 +181,45 @@ def _late(customer: Customer, invoice: Invoice, cutoff: datetime, now: datetime)
     ]
 
 
-def _lines(invoice: Invoice, content: InvoiceContent, late: list[LateUsage]) -> list[InvoiceLine]:
-    """The draft's lines: its own usage, then the late usage it bills."""
-    rows: list[tuple[InvoiceSection, PricedLine, Invoice | None, datetime | None]] = [
-        (section, line, None, None) for section in content.sections for line in section.lines
+def _lines(
+    invoice: Invoice, content: InvoiceContent, late: list[LateUsage], coster: Coster
+) -> list[InvoiceLine]:
+    """The draft's lines: its own usage, then the late usage it bills, each
+    with what its usage cost (invoices.margins)."""
+    customer, currency, coverage = content.customer, content.currency, content.ref.coverage
+    sections: list[tuple[InvoiceSection, Invoice | None, datetime | None]] = [
+        (section, None, None) for section in content.sections
     ]
-    rows += [
-        (section, line, item.invoice, item.until)
-        for item in late
-        for section in item.sections
-        for line in section.lines
+    sections += [(section, item.invoice, item.until) for item in late for section in item.sections]
+    period = (content.ref.period.start, content.ref.usage_end)
+    rows: list[tuple[InvoiceSection, LineCost, Invoice | None, datetime | None]] = [
+        (section, cost, late_for, late_through)
+        for section, late_for, late_through in sections
+        for cost in coster.section_cost(
+            customer, section, currency, coverage, None if late_for else period
+        ).lines
     ]
     return [
         InvoiceLine(
             invoice=invoice,
             position=position,
-            kind=line.kind.value,
+            kind=cost.line.kind.value,
             meter_id=section.meter_id,
             section=section.meter_label,
             section_detail=section.rate_model,
-            dimensions=[list(pair) for pair in line.dimensions],
-            description=line.description,
-            quantity=line.quantity,
-            unit_price=line.unit_price,
-            explanation=line.explanation,
-            exact_amount=line.exact_amount,
-            amount=line.amount,
+            dimensions=[list(pair) for pair in cost.line.dimensions],
+            description=cost.line.description,
+            quantity=cost.line.quantity,
+            unit_price=cost.line.unit_price,
+            explanation=cost.line.explanation,
+            exact_amount=cost.line.exact_amount,
+            amount=cost.line.amount,
             late_for=late_for,
             late_through=late_through,
+            cost=cost.known_cost,
+            cost_unknown_quantity=None if cost.cost is not None else cost.unknown_quantity,
         )
-        for position, (section, line, late_for, late_through) in enumerate(rows, start=1)
+        for position, (section, cost, late_for, late_through) in enumerate(rows, start=1)
     ]
 
 
@@ -344,7 +354,8 @@ def invoice_finalize(*, invoice: Invoice, now: datetime, actor: str) -> Invoice:
         cutoff = now - RECEIPT_MARGIN
         content = build_invoice(locked.customer, ref, received_until=cutoff)
         late = _late(locked.customer, locked, cutoff, now)
-        lines = _lines(locked, content, late)
+        coster = Coster([locked.customer], received_until=cutoff)
+        lines = _lines(locked, content, late, coster)
         adjuster = Adjuster([locked.customer_id], [locked.plan_id], lock=True)
         total = _store_lines(locked, ref, content, lines, adjuster)
         _snapshot(
@@ -449,6 +460,7 @@ def invoice_finalize_batch(*, invoices: Sequence[int], now: datetime, actor: str
         adjuster = Adjuster(
             [draft.customer_id for draft in locked], [draft.plan_id for draft in locked], lock=True
         )
+        coster = Coster([draft.customer for draft in locked], received_until=cutoff)
         lines: list[InvoiceLine] = []
         adjustments: list[InvoiceAdjustment] = []
         totals: list[Decimal] = []
@@ -456,7 +468,7 @@ def invoice_finalize_batch(*, invoices: Sequence[int], now: datetime, actor: str
             late = (
                 _late(draft.customer, draft, cutoff, now) if draft.customer_id in issued_to else []
             )
-            draft_lines = _lines(draft, content, late)
+            draft_lines = _lines(draft, content, late, coster)
             adjusted = _steps(draft, ref, content, draft_lines, adjuster)
             lines += draft_lines
             adjustments += adjusted.rows(draft)
@@ -731,6 +743,8 @@ def plan_change(*, assignment: PlanAssignment, plan: Plan, at: datetime) -> Plan
         )
         if plan.pk == locked.plan_id:
             raise ValidationError({"plan": f"The customer is already on {plan.name}."})
+        if plan.is_cost:
+            raise ValidationError({"plan": f"{plan.name} is a cost plan, not a price plan."})
         if at <= locked.start_at or (locked.end_at is not None and at >= locked.end_at):
             raise ValidationError(
                 {"at": "Choose an instant inside the current assignment, after its start."}

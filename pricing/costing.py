@@ -88,6 +88,16 @@ def _key(part: PartialUsage, dimensions: Sequence[str]) -> tuple[str | None, ...
     return tuple(part.dimensions.get(name) for name in dimensions)
 
 
+@dataclass(frozen=True)
+class CostWindow:
+    """Usage of a stretch of the period at its finest grain, and the cost
+    rate in effect then (None: no cost known). A period is one window unless
+    the cost plan's prices changed inside it."""
+
+    parts: Sequence[PartialUsage]
+    cost_rate: RateSpec | None
+
+
 @exactly
 def cost_lines(
     aggregation: Aggregation,
@@ -100,32 +110,30 @@ def cost_lines(
 ) -> MeterCost:
     """The cost of each of a meter's priced `lines` (priced from `parts` by
     a rate with `price_dimensions`), by `cost_rate` (None: no cost known)."""
-    part_cost: list[Fraction | None] = [None] * len(parts)
+    window = CostWindow(parts, cost_rate)
+    return windowed_cost_lines(aggregation, [window], price_dimensions, lines, currency, coverage)
+
+
+@exactly
+def windowed_cost_lines(
+    aggregation: Aggregation,
+    windows: Sequence[CostWindow],
+    price_dimensions: Sequence[str],
+    lines: Sequence[PricedLine],
+    currency: str,
+    coverage: Fraction | Decimal = ONE,
+) -> MeterCost:
+    """`cost_lines` for a period whose cost prices changed inside it: each
+    window's usage costed by its own cost rate, the exact costs summed per
+    line, and each line rounded once. The cost rates' fees count once, by
+    the last window's rate."""
+    rows: list[tuple[PartialUsage, Fraction | None]] = []
     fixed = Fraction(0)
-    if cost_rate is not None:
-        groups: dict[tuple[str | None, ...], list[int]] = {}
-        for n, part in enumerate(parts):
-            groups.setdefault(_key(part, cost_rate.dimensions), []).append(n)
-        rated = rate_usage(
-            cost_rate,
-            project_usage(aggregation, parts, cost_rate.dimensions),
-            currency,
-            coverage,
-        )
-        for cost in rated.lines:
-            if cost.kind is not LineKind.USAGE:
-                fixed += Fraction(cost.exact_amount)
-                continue
-            values = tuple(value for _, value in cost.dimensions)
-            members = [n for key, ns in groups.items() if _matches(key, values) for n in ns]
-            total = sum((Fraction(parts[n].quantity) for n in members), Fraction(0))
-            if total == 0:  # no usage to share it over (a tier's flat fee at zero)
-                fixed += Fraction(cost.exact_amount)
-                for n in members:
-                    part_cost[n] = Fraction(0)
-                continue
-            for n in members:
-                part_cost[n] = Fraction(cost.exact_amount) * Fraction(parts[n].quantity) / total
+    for n, window in enumerate(windows):
+        costs, fees = _row_costs(aggregation, window, currency, coverage)
+        rows += list(zip(window.parts, costs, strict=True))
+        if n == len(windows) - 1:
+            fixed += fees
     costed = []
     for line in lines:
         if line.kind not in (LineKind.USAGE, LineKind.LATE_USAGE):
@@ -133,14 +141,46 @@ def cost_lines(
             continue
         values = tuple(value for _, value in line.dimensions)
         members = [
-            n for n, part in enumerate(parts) if _matches(_key(part, price_dimensions), values)
+            (part, cost) for part, cost in rows if _matches(_key(part, price_dimensions), values)
         ]
-        known = sum((c for n in members if (c := part_cost[n]) is not None), Fraction(0))
-        missing = [n for n in members if part_cost[n] is None]
-        unknown = sum((parts[n].quantity for n in missing), ZERO)
+        known = sum((cost for _, cost in members if cost is not None), Fraction(0))
+        missing = [part for part, cost in members if cost is None]
+        unknown = sum((part.quantity for part in missing), ZERO)
         rounded = round_money(known, currency)
         costed.append(LineCost(line, None if missing else rounded, rounded, unknown))
     return MeterCost(tuple(costed), round_money(fixed, currency))
+
+
+def _row_costs(
+    aggregation: Aggregation, window: CostWindow, currency: str, coverage: Fraction | Decimal
+) -> tuple[list[Fraction | None], Fraction]:
+    """Each row's exact cost (None: unknown) and the cost rate's fees."""
+    parts, cost_rate = window.parts, window.cost_rate
+    part_cost: list[Fraction | None] = [None] * len(parts)
+    fixed = Fraction(0)
+    if cost_rate is None:
+        return part_cost, fixed
+    groups: dict[tuple[str | None, ...], list[int]] = {}
+    for n, part in enumerate(parts):
+        groups.setdefault(_key(part, cost_rate.dimensions), []).append(n)
+    rated = rate_usage(
+        cost_rate, project_usage(aggregation, parts, cost_rate.dimensions), currency, coverage
+    )
+    for cost in rated.lines:
+        if cost.kind is not LineKind.USAGE:
+            fixed += Fraction(cost.exact_amount)
+            continue
+        values = tuple(value for _, value in cost.dimensions)
+        members = [n for key, ns in groups.items() if _matches(key, values) for n in ns]
+        total = sum((Fraction(parts[n].quantity) for n in members), Fraction(0))
+        if total == 0:  # no usage to share it over (a tier's flat fee at zero)
+            fixed += Fraction(cost.exact_amount)
+            for n in members:
+                part_cost[n] = Fraction(0)
+            continue
+        for n in members:
+            part_cost[n] = Fraction(cost.exact_amount) * Fraction(parts[n].quantity) / total
+    return part_cost, fixed
 
 
 def _matches(key: tuple[str | None, ...], values: tuple[str, ...]) -> bool:

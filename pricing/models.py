@@ -23,7 +23,15 @@ class Plan(models.Model):
     # The pure enums themselves, not copies (a `type` statement would hide their members).
     BillingPeriod: TypeAlias = periods.Period  # noqa: UP040
 
+    class Kind(models.TextChoices):
+        PRICE = "price", "Price plan"  # what customers pay: assigned to customers
+        COST = "cost", "Cost plan"  # what their usage costs us (pricing.costing)
+
     name = models.CharField(max_length=200, unique=True)
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.PRICE)
+    # The cost plan that costs every customer's usage, unless the customer has
+    # their own (Customer.cost_plan). At most one (the database backs it).
+    is_default_cost = models.BooleanField(default=False)
     billing_period = models.CharField(
         max_length=20,
         choices=[(p.value, p.label) for p in BillingPeriod],
@@ -80,12 +88,28 @@ class Plan(models.Model):
 
     class Meta:
         ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_default_cost"],
+                condition=models.Q(is_default_cost=True),
+                name="pricing_plan_one_default_cost",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(is_default_cost=False) | models.Q(kind="cost"),
+                name="pricing_plan_default_cost_is_a_cost_plan",
+            ),
+        ]
+        permissions = [("see_costs", "Can see costs and margins")]
 
     def __str__(self) -> str:
         return self.name
 
     def get_absolute_url(self) -> str:
         return reverse("pricing:detail", args=[self.pk])
+
+    @property
+    def is_cost(self) -> bool:
+        return self.kind == self.Kind.COST
 
 
 class PlanVersion(models.Model):

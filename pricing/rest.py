@@ -221,7 +221,7 @@ def _plan_json(plan: Plan) -> dict[str, Any]:
 
 @router.get("/plans", response=list[PlanSummary], summary="List plans")
 def plan_list(request: HttpRequest) -> list[Plan]:
-    return list(Plan.objects.order_by("name", "pk"))
+    return list(Plan.objects.filter(kind=Plan.Kind.PRICE).order_by("name", "pk"))
 
 
 @router.get("/plans/{id}", response=PlanOut, by_alias=True, summary="Get a plan with its rates")

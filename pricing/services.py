@@ -93,8 +93,11 @@ def plan_create(
     grace_period_hours: int = DEFAULT_GRACE_PERIOD_HOURS,
     net_terms_days: int = DEFAULT_NET_TERMS_DAYS,
     late_usage_policy: str = DEFAULT_LATE_USAGE_POLICY,
+    kind: str = Plan.Kind.PRICE,
 ) -> Plan:
-    """Create a plan. A taken name (ignoring case) is refused with
+    """Create a plan: a price plan (what customers pay), or a cost plan
+    (`kind` "cost": what their usage costs us, pricing.costing; its rates are
+    rates like any other). A taken name (ignoring case) is refused with
     ValidationError on `name`, with the same message whether the check or the
     unique constraint (a concurrent request with the same name) finds it;
     invoicing settings outside the plan document's rules
@@ -114,7 +117,16 @@ def plan_create(
         errors["name"] = [plan_name_taken(name)]
     if errors or terms is None:
         raise ValidationError(errors)
-    plan = Plan(name=name, billing_period=billing_period, currency=currency, **_term_fields(terms))
+    if kind not in Plan.Kind.values:
+        errors["kind"] = ["Choose a price plan or a cost plan."]
+        raise ValidationError(errors)
+    plan = Plan(
+        name=name,
+        billing_period=billing_period,
+        currency=currency,
+        kind=kind,
+        **_term_fields(terms),
+    )
     plan.full_clean(validate_unique=False)
     try:
         with transaction.atomic():
@@ -248,14 +260,22 @@ def not_priced(meter: Meter, plan: Plan) -> ValidationError:
 
 
 def plan_in_use(plan: Plan) -> bool:
-    """Whether a change to the plan's prices makes a new version: it has
-    assignments (ended ones too), whose periods are billed by its versions."""
+    """Whether a change to the plan's prices makes a new version: a price
+    plan with assignments (ended ones too), whose periods are billed by its
+    versions; a cost plan that costs someone's usage (the default one, or a
+    customer's own), so its history is kept."""
+    if plan.is_cost:
+        return plan.is_default_cost or plan.cost_customers.exists()
     return plan.assignments.exists()
 
 
-def _checked_start(starts: str | None) -> VersionStart:
+def _checked_start(starts: str | None, plan: Plan | None = None) -> VersionStart:
     """When a change to a plan in use takes effect: one of CHANGE_STARTS, by
-    default DEFAULT_CHANGE_START (ValidationError on `starts` otherwise)."""
+    default DEFAULT_CHANGE_START (ValidationError on `starts` otherwise). A
+    cost plan's change takes effect from an instant (the `now` its service is
+    given: the date a provider's price changes), whatever `starts` says."""
+    if plan is not None and plan.is_cost:
+        return VersionStart.FROM_INSTANT
     if starts in (None, ""):
         return DEFAULT_CHANGE_START
     if starts not in CHANGE_STARTS:
@@ -397,7 +417,7 @@ def rate_save(
     place while the plan has no assignments, else in a new version effective
     as `starts` says (pricing.versions; by default the next period). Raises
     Problems when the plan has no room for it (pricing.schema's plan limits)."""
-    start = _checked_start(starts)
+    start = _checked_start(starts, plan)
     current = _locked_current(plan)
     if Rate.objects.filter(version=current, meter=meter).exists():
         raise already_priced(meter, plan)
@@ -418,7 +438,7 @@ def rate_replace(
     """Change how the plan prices `meter` to a checked rate: in place while
     the plan has no assignments, else in a new version (as rate_save).
     ValidationError on `meter` when the plan does not price it."""
-    start = _checked_start(starts)
+    start = _checked_start(starts, plan)
     current = _locked_current(plan)
     stored = Rate.objects.filter(version=current, meter=meter).first()
     if stored is None:
@@ -511,7 +531,7 @@ def plan_charges_save(
     document's rules (pricing.schema.read_invoice_charges; ValidationError
     keyed by field). Like a rate, in place while the plan has no
     assignments, else in a new version taking effect as `starts` says."""
-    start = _checked_start(starts)
+    start = _checked_start(starts, plan)
     charges, problems = read_invoice_charges(
         {"invoice_minimum": invoice_minimum, "one_time_fees": one_time_fees}, plan.currency
     )
@@ -540,8 +560,8 @@ def rate_delete(
     """Stop pricing the rate's meter on its plan: in place while the plan has
     no assignments, else in a new version without it (as rate_save). Only a
     rate of the plan's current version can be deleted (ValidationError)."""
-    start = _checked_start(starts)
     plan = rate.plan
+    start = _checked_start(starts, plan)
     current = _locked_current(plan)
     if rate.version_id != current.pk:
         raise ValidationError("Only the plan's current prices can change; this rate is history.")
@@ -551,3 +571,18 @@ def rate_delete(
     if not is_new:
         rate.delete()
     return version
+
+
+@transaction.atomic
+def cost_plan_make_default(*, plan: Plan) -> Plan:
+    """Make the cost plan the one that costs every customer without their
+    own (ValidationError unless it is a cost plan). The plan rows are locked,
+    so two at once leave one default."""
+    if not plan.is_cost:
+        raise ValidationError({"plan": f"{plan.name} is a price plan, not a cost plan."})
+    list(Plan.objects.select_for_update().filter(kind=Plan.Kind.COST).order_by("pk"))
+    Plan.objects.filter(is_default_cost=True).exclude(pk=plan.pk).update(is_default_cost=False)
+    if not plan.is_default_cost:
+        plan.is_default_cost = True
+        plan.save(update_fields=["is_default_cost"])
+    return plan

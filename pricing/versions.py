@@ -35,6 +35,9 @@ class VersionStart(StrEnum):
     ALWAYS = "always"
     CURRENT_PERIOD = "current_period"
     NEXT_PERIOD = "next_period"
+    # A cost plan's: usage from that instant on is costed by it, whatever
+    # period it falls in (a provider's price change starts on a date).
+    FROM_INSTANT = "from_instant"
 
     @property
     def label(self) -> str:
@@ -45,6 +48,7 @@ VERSION_START_LABELS = {
     VersionStart.ALWAYS: "From the plan's first period",
     VersionStart.CURRENT_PERIOD: "From the current period (re-rates open drafts)",
     VersionStart.NEXT_PERIOD: "From the next period",
+    VersionStart.FROM_INSTANT: "From a date",
 }
 # The choices a change to a plan in use offers; the default keeps every bill
 # already running on the prices it started with.
@@ -66,7 +70,7 @@ def takes(rule: VersionRule, start: datetime, end: datetime) -> bool:
             return True
         case VersionStart.CURRENT_PERIOD:
             return end > rule.effective_at
-        case VersionStart.NEXT_PERIOD:
+        case VersionStart.NEXT_PERIOD | VersionStart.FROM_INSTANT:
             return start >= rule.effective_at
 
 
@@ -77,3 +81,30 @@ def version_for_period(rules: Sequence[VersionRule], start: datetime, end: datet
     if not taking:
         raise ValueError("no version takes the period: the first version is missing")
     return max(taking, key=lambda rule: rule.number)
+
+
+def cost_windows(
+    rules: Sequence[VersionRule], start: datetime, end: datetime
+) -> list[tuple[VersionRule, datetime, datetime]]:
+    """A cost plan's versions over [start, end): the stretches of it, in
+    order, each with the version that costs usage then. At an instant, that
+    is the highest-numbered version in effect: version 1 always, a
+    FROM_INSTANT version from its instant on (a later change may take effect
+    earlier than an older one: the newer decision wins from its instant)."""
+    if start >= end:
+        return []
+    cuts = sorted({start, end} | {r.effective_at for r in rules if start < r.effective_at < end})
+    windows: list[tuple[VersionRule, datetime, datetime]] = []
+    for a, b in zip(cuts, cuts[1:], strict=False):
+        rule = max(
+            (r for r in rules if r.starts is VersionStart.ALWAYS or r.effective_at <= a),
+            key=lambda r: r.number,
+            default=None,
+        )
+        if rule is None:
+            raise ValueError("no version costs the usage: the first version is missing")
+        if windows and windows[-1][0] == rule:
+            windows[-1] = (rule, windows[-1][1], b)
+        else:
+            windows.append((rule, a, b))
+    return windows

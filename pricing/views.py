@@ -100,7 +100,11 @@ def billing_anchor_summary(plan: Plan) -> str:
 @permission_required("pricing.view_plan", raise_exception=True)
 @vary_on_headers("HX-Request")
 def plan_list(request: HttpRequest) -> HttpResponse:
-    table = PlanTable(Plan.objects.annotate(rate_count=Count("current_version__rates")))
+    table = PlanTable(
+        Plan.objects.filter(kind=Plan.Kind.PRICE).annotate(
+            rate_count=Count("current_version__rates")
+        )
+    )
     RequestConfig(request, paginate={"per_page": 50}).configure(table)
     template = page_or_partial(request, "pricing/list.html", "plan-table")
     return render(request, template, {"table": table})
@@ -134,6 +138,8 @@ def version_takes_effect(version: PlanVersion) -> str:
             return f"From the period containing {at}"
         case VersionStart.NEXT_PERIOD:
             return f"From periods starting on or after {at}"
+        case VersionStart.FROM_INSTANT:
+            return f"Usage from {at} on"
 
 
 @dataclass(frozen=True)

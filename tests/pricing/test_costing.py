@@ -10,7 +10,7 @@ from decimal import Decimal
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pricing.costing import cost_lines, margin_percent
+from pricing.costing import CostWindow, cost_lines, margin_percent, windowed_cost_lines
 from pricing.price_models import CellPrice, PriceModel, Tier
 from pricing.rating import Aggregation, LineKind, PartialUsage, RateSpec, project_usage, rate_usage
 
@@ -163,3 +163,21 @@ def test_each_line_costs_its_rows_exactly_and_margin_is_revenue_less_cost(
             assert line.margin == line.revenue - line.cost
         else:
             assert (line.cost, line.margin, line.unknown_quantity) == (None, None, usage[key])
+
+
+def test_a_cost_price_change_inside_the_period_costs_each_stretch_by_its_price() -> None:
+    price = matrix(1, TOKEN_PRICES)
+    before = [PartialUsage({"model": "model a", "type": "input"}, D(1000))]
+    after = [PartialUsage({"model": "model a", "type": "input"}, D(1000))]
+    lines = priced(price, [PartialUsage(before[0].dimensions, D(2000))])
+    windows = [
+        CostWindow(before, matrix(2, {("model a", "input"): D("0.000003")})),
+        CostWindow(after, matrix(3, {("model a", "input"): D("0.000006")})),
+    ]
+    result = windowed_cost_lines(Aggregation.SUM, windows, DIMS, lines, "USD")
+    # 0.003 + 0.006 = 0.009, rounded once: $0.01 (each stretch alone: $0.00 + $0.01).
+    assert [c.cost for c in result.lines] == [D("0.01")]
+    unknown = windowed_cost_lines(
+        Aggregation.SUM, [windows[0], CostWindow(after, None)], DIMS, lines, "USD"
+    )
+    assert (unknown.lines[0].cost, unknown.lines[0].unknown_quantity) == (None, D(1000))

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from pricing.versions import VersionRule, VersionStart, takes, version_for_period
+from pricing.versions import VersionRule, VersionStart, cost_windows, takes, version_for_period
 
 ALWAYS, CURRENT, NEXT = VersionStart.ALWAYS, VersionStart.CURRENT_PERIOD, VersionStart.NEXT_PERIOD
 MARCH = datetime(2026, 3, 1, tzinfo=UTC)
@@ -91,4 +91,39 @@ def test_every_start_has_a_label() -> None:
         "From the plan's first period",
         "From the current period (re-rates open drafts)",
         "From the next period",
+        "From a date",
+    ]
+
+
+# Cost plans: versions from an instant, and the stretches of a period they cost.
+
+JAN = datetime(2025, 1, 1, tzinfo=UTC)
+FEB = datetime(2025, 2, 1, tzinfo=UTC)
+MID_JAN = datetime(2025, 1, 15, tzinfo=UTC)
+V1 = VersionRule(1, VersionStart.ALWAYS, datetime(2024, 6, 1, tzinfo=UTC))
+
+
+def test_one_cost_version_costs_the_whole_period() -> None:
+    assert cost_windows([V1], JAN, FEB) == [(V1, JAN, FEB)]
+
+
+def test_a_provider_price_change_mid_month_splits_the_period_at_its_instant() -> None:
+    v2 = VersionRule(2, VersionStart.FROM_INSTANT, MID_JAN)
+    assert cost_windows([V1, v2], JAN, FEB) == [(V1, JAN, MID_JAN), (v2, MID_JAN, FEB)]
+
+
+def test_a_change_from_exactly_the_period_start_takes_all_of_it() -> None:
+    v2 = VersionRule(2, VersionStart.FROM_INSTANT, JAN)
+    assert cost_windows([V1, v2], JAN, FEB) == [(v2, JAN, FEB)]
+    # …and one from the period's end none of it (half-open).
+    v3 = VersionRule(3, VersionStart.FROM_INSTANT, FEB)
+    assert cost_windows([V1, v3], JAN, FEB) == [(V1, JAN, FEB)]
+
+
+def test_a_newer_change_dated_earlier_wins_from_its_instant() -> None:
+    later = VersionRule(2, VersionStart.FROM_INSTANT, datetime(2025, 1, 20, tzinfo=UTC))
+    earlier = VersionRule(3, VersionStart.FROM_INSTANT, datetime(2025, 1, 10, tzinfo=UTC))
+    assert cost_windows([V1, later, earlier], JAN, FEB) == [
+        (V1, JAN, earlier.effective_at),
+        (earlier, earlier.effective_at, FEB),
     ]
