@@ -3,7 +3,9 @@
 screens use, and one demo user per role. Beside it, a coupon (WELCOME10) and
 a tax rate (uk-vat) so the Coupons and Tax rates pages show what they are
 for; neither is given to the guide's customer nor set on its plan, so the
-guide's invoice stays exactly the guide's. `make run` calls it through the
+guide's invoice stays exactly the guide's. And, when there is no cost plan
+yet, the model provider's costs as the default cost plan, so the guide's
+invoice shows its margins to Admins. `make run` calls it through the
 seed_guide command. It lives in invoices, the top app, because it uses every
 app below and ends with an invoice.
 
@@ -32,7 +34,7 @@ from meters.services import events_ingest, meter_create
 from meters.validation import EPOCH
 from pricing.coupons import coupon_create
 from pricing.models import Coupon, Plan, Rate, TaxRate
-from pricing.services import plan_create, rate_create
+from pricing.services import cost_plan_make_default, plan_create, rate_create
 from pricing.taxes import tax_rate_create
 from pricing.versions import VersionStart
 
@@ -108,6 +110,7 @@ def guide_seed(*, now: datetime) -> GuideSeedResult:
     _demo_users(result)
     _demo_coupon(result, now)
     _demo_tax_rate(result)
+    _demo_cost_plan(result, api_calls, llm_tokens, now)
     ref = current_period(customer, now)
     result.invoice = build_invoice(customer, ref) if ref else None
     return result
@@ -169,6 +172,44 @@ def _demo_tax_rate(result: GuideSeedResult) -> None:
         tax_rate_create(
             code=DEMO_TAX_RATE_CODE, name="VAT", percentage="20", country="GB", inclusive=False
         )
+
+
+# What serving the guide's usage costs (docs/PRICING.md, "Cost and margin"):
+# the default cost plan, so the guide's invoice shows its margins.
+DEMO_COST_PLAN = "Model provider costs"
+API_CALL_COST = Decimal("0.0005")
+TOKEN_COSTS: tuple[tuple[tuple[str, str], Decimal], ...] = (
+    (("model a", "input"), Decimal("0.000003")),
+    (("model a", "output"), Decimal("0.000015")),
+    (("model b", "input"), Decimal("0.000001")),
+    (("model b", "output"), Decimal("0.000004")),
+)
+
+
+def _demo_cost_plan(
+    result: GuideSeedResult, api_calls: Meter, llm_tokens: Meter, now: datetime
+) -> None:
+    """The guide's provider costs as the default cost plan, made only when
+    there is no cost plan at all (an existing one is left as it is)."""
+    exists = Plan.objects.filter(kind=Plan.Kind.COST).exists()
+    result.note(f"cost plan {DEMO_COST_PLAN}", created=not exists)
+    if exists:
+        return
+    plan = plan_create(
+        name=DEMO_COST_PLAN,
+        billing_period=Plan.BillingPeriod.MONTHLY,
+        currency="USD",
+        kind=Plan.Kind.COST,
+    )
+    rate_create(plan=plan, meter=api_calls, unit_price=API_CALL_COST, now=now)
+    rate_create(
+        plan=plan,
+        meter=llm_tokens,
+        dimensions=TOKEN_DIMENSIONS,
+        matrix=[(list(values), cost) for values, cost in TOKEN_COSTS],
+        now=now,
+    )
+    cost_plan_make_default(plan=plan)
 
 
 def month_start(now: datetime) -> datetime:

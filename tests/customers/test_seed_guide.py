@@ -43,11 +43,12 @@ def run_command(*args: str) -> str:
 def test_seed_builds_exactly_the_guides_objects() -> None:
     guide_seed(now=NOW)
 
+    # The guide's plan, and the model provider's costs (a cost plan, rated the same way).
     assert counts() == {
         "Meter": 2,
-        "Plan": 1,
-        "Rate": 2,
-        "PriceCell": 5,
+        "Plan": 2,
+        "Rate": 4,
+        "PriceCell": 10,
         "Customer": 1,
         "PlanAssignment": 1,
         "UsageEvent": 8,
@@ -64,16 +65,16 @@ def test_seed_builds_exactly_the_guides_objects() -> None:
         "count",
         ["model", "type"],
     )
-    plan = Plan.objects.get()
+    plan = Plan.objects.get(kind="price")
     assert (plan.name, plan.billing_period, plan.currency) == (
         "Chatbot Usage Plan",
         "monthly",
         "USD",
     )
-    per_unit = Rate.objects.get(meter=api_calls)
+    per_unit = Rate.objects.get(meter=api_calls, plan=plan)
     assert per_unit.rate_model == Rate.RateModel.PER_UNIT
     assert [c.unit_price for c in per_unit.cells.all()] == [Decimal("0.01")]
-    matrix = Rate.objects.get(meter=tokens)
+    matrix = Rate.objects.get(meter=tokens, plan=plan)
     assert (matrix.rate_model, matrix.dimensions) == (Rate.RateModel.DIMENSIONS, ["model", "type"])
     assert {tuple(c.dimension_values): c.unit_price for c in matrix.cells.all()} == {
         ("model a", "input"): Decimal("0.00001"),
@@ -255,7 +256,7 @@ def test_seed_adds_a_coupon_and_a_tax_rate_that_apply_to_no_one() -> None:
     )
     assert "coupon WELCOME10 (10% off, once; given to no one)" in first.created
     assert not CouponRedemption.objects.exists()
-    assert not Plan.objects.get().tax_rates.exists()
+    assert not Plan.objects.get(kind="price").tax_rates.exists()
     # The guide's invoice is the guide's: no discount, no tax.
     assert Invoice.objects.get(period_start=FEBRUARY).total == Decimal("0.14")
     assert first.invoice is not None and first.invoice.total == Decimal("0.14")
@@ -272,3 +273,18 @@ def test_seed_keeps_an_existing_coupon_and_tax_rate_as_they_are() -> None:
     assert "Kept existing coupon WELCOME10" in output
     assert "Kept existing tax rate uk-vat" in output
     assert (Coupon.objects.count(), TaxRate.objects.count()) == (1, 1)
+
+
+def test_seed_makes_the_providers_costs_the_default_cost_plan_once() -> None:
+    first = guide_seed(now=NOW)
+    close_periods(now=NOW)
+
+    cost = Plan.objects.get(kind="cost")
+    assert (cost.name, cost.is_default_cost) == ("Model provider costs", True)
+    assert "cost plan Model provider costs" in first.created
+    # February's issued lines carry their cost: 10 calls at $0.0005 → $0.01.
+    february = Invoice.objects.get(period_start=FEBRUARY)
+    assert february.lines.order_by("position").first().cost == Decimal("0.01")
+    again = guide_seed(now=NOW)
+    assert "cost plan Model provider costs" not in again.created
+    assert Plan.objects.filter(kind="cost").count() == 1
