@@ -28,7 +28,9 @@ from invoices.models import (
     CreditGrant,
     CreditLedgerEntry,
     Invoice,
+    InvoiceLine,
 )
+from pricing.costing import ZERO, LineCost
 from pricing.coupons import describe
 from pricing.invoice_steps import TAX_NOTES, DiscountKind, StepsSummary, TaxStatus
 from pricing.models import Coupon
@@ -91,6 +93,17 @@ def applied_credits(invoice: Invoice) -> tuple[tuple[AppliedCredit, ...], bool]:
     return tuple(drawn), returned
 
 
+def stored_cost(line: PricedLine, row: InvoiceLine) -> LineCost:
+    """A stored line's cost as finalization kept it: the known part, and no
+    cost known when some usage had none (cost_unknown_quantity set) or when
+    the line was issued before costs were kept (cost null): never $0.00."""
+    if row.cost is None:
+        return LineCost(line, None, ZERO, row.quantity)
+    if row.cost_unknown_quantity is not None:
+        return LineCost(line, None, row.cost, row.cost_unknown_quantity)
+    return LineCost(line, row.cost, row.cost, ZERO)
+
+
 def stored_content(invoice: Invoice) -> StoredContent:
     """An issued invoice exactly as issued: one query for its lines, one for
     the credit it drew."""
@@ -100,6 +113,7 @@ def stored_content(invoice: Invoice) -> StoredContent:
     for (meter_id, label, detail), group in groupby(
         rows, key=lambda r: (r.meter_id, r.section, r.section_detail)
     ):
+        stored = list(group)
         lines = [
             PricedLine(
                 rate_id=0,
@@ -112,10 +126,11 @@ def stored_content(invoice: Invoice) -> StoredContent:
                 kind=LineKind(r.kind),
                 explanation=r.explanation,
             )
-            for r in group
+            for r in stored
         ]
         subtotal = exact_sum(line.amount for line in lines)
-        sections.append(InvoiceSection(meter_id, label, detail, lines, subtotal))
+        costs = tuple(stored_cost(line, r) for line, r in zip(lines, stored, strict=True))
+        sections.append(InvoiceSection(meter_id, label, detail, lines, subtotal, costs=costs))
     header = Header(
         customer_name=invoice.customer_name,
         customer_id=invoice.customer_external_id,
