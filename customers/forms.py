@@ -165,17 +165,30 @@ class CustomerEditForm(BillingRules, forms.Form):
     tax_id = _tax_id_field()
     tax_status = tax_status_field()
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, sees_costs: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         for name in BILLING_FIELDS:
             if name not in self.initial:
                 del self.fields[name]
+        if sees_costs:
+            # Only for those who may see costs (pricing.see_costs): which cost
+            # plan costs the customer's usage is cost data.
+            self.fields["cost_plan"] = forms.ModelChoiceField(
+                label="Cost plan",
+                queryset=Plan.objects.filter(kind=Plan.Kind.COST).order_by("name"),
+                required=False,
+                empty_label="Default cost plan",
+                help_text="What this customer's usage costs you, for their margins: the "
+                "default cost plan, or their own (a dedicated deployment, say).",
+            )
 
     @staticmethod
     def initial_for(customer: Customer) -> dict[str, object]:
         """The customer's stored values, to edit."""
         fields = ["name", "email", *BILLING_FIELDS]
-        return {name: getattr(customer, name) for name in fields}
+        return {name: getattr(customer, name) for name in fields} | {
+            "cost_plan": customer.cost_plan_id
+        }
 
 
 class AssignPlanForm(forms.Form):

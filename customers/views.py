@@ -5,6 +5,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -16,7 +17,13 @@ from billing_site.htmx import page_or_partial, redirect_after_write
 from customers.forms import AssignPlanForm, CustomerEditForm, CustomerForm, EndAssignmentForm
 from customers.models import Customer, PlanAssignment
 from customers.selectors import customers_with_current_plan
-from customers.services import assignment_end, customer_create, customer_update, plan_assign
+from customers.services import (
+    assignment_end,
+    customer_cost_plan_set,
+    customer_create,
+    customer_update,
+    plan_assign,
+)
 from customers.tables import CustomerTable
 
 
@@ -58,10 +65,20 @@ def customer_edit(request: HttpRequest, pk: int) -> HttpResponse:
     """Change a customer's name and email; the customer ID stays
     (customers.services.customer_update)."""
     customer = _get_customer(pk)
-    form = CustomerEditForm(request.POST or None, initial=CustomerEditForm.initial_for(customer))
+    form = CustomerEditForm(
+        request.POST or None,
+        initial=CustomerEditForm.initial_for(customer),
+        sees_costs=request.user.has_perm("pricing.see_costs"),
+    )
     if request.method == "POST" and form.is_valid():
+        data = dict(form.cleaned_data)
+        changes_cost_plan = "cost_plan" in data
+        cost_plan = data.pop("cost_plan", None)
         try:
-            customer_update(customer=customer, **form.cleaned_data)
+            with transaction.atomic():
+                customer_update(customer=customer, **data)
+                if changes_cost_plan:
+                    customer_cost_plan_set(customer=customer, plan=cost_plan)
         except ValidationError as exc:
             form.add_error(None, exc)
         else:

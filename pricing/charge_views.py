@@ -15,7 +15,7 @@ from pricing.charge_forms import PlanChargesForm, PlanTaxesForm
 from pricing.forms import version_note
 from pricing.services import plan_charges_save, plan_in_use
 from pricing.taxes import plan_tax_rates_set
-from pricing.views import current_charges, plan_or_404, plan_page, redirect_to_part
+from pricing.views import current_charges, plan_page, price_plan_or_404, redirect_to_part
 
 
 @require_POST
@@ -25,7 +25,7 @@ def plan_charges_view(request: HttpRequest, pk: int) -> HttpResponse:
     """Set the invoice minimum and one-time fees: in place while the plan
     bills no one, else from when the posted "Takes effect" says (a new
     version). A POST carrying `add_row` only shows the form with one more fee."""
-    plan = plan_or_404(pk)
+    plan = price_plan_or_404(pk)
     add_row = "add_row" in request.POST
     form = PlanChargesForm(
         request.POST,
@@ -59,7 +59,7 @@ def plan_charges_view(request: HttpRequest, pk: int) -> HttpResponse:
 def plan_taxes_view(request: HttpRequest, pk: int) -> HttpResponse:
     """Choose the tax rates the plan's invoices charge (not versioned:
     invoices not yet issued are taxed by the new choice)."""
-    plan = plan_or_404(pk)
+    plan = price_plan_or_404(pk)
     form = PlanTaxesForm(request.POST, chosen=list(plan.tax_rates.all()))
     if form.is_valid():
         rates = list(form.cleaned_data["tax_rates"])

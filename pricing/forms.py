@@ -10,6 +10,7 @@ price, each matrix row, the default price, and their tiers).
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -17,8 +18,10 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.forms.boundfield import BoundWidget
 from django.http import QueryDict
+from django.utils import timezone
 
 from meters.models import Meter
+from pricing.cost_forms import effective_from_field
 from pricing.models import Plan, PlanVersion, Rate
 from pricing.money import format_quantity, format_unit_price
 from pricing.periods import BillingAnchor, LateUsagePolicy
@@ -233,6 +236,26 @@ class ChangeStartForm(forms.Form):
     )
 
 
+class EffectiveFromForm(forms.Form):
+    """When a change to a cost plan in use takes effect: an instant, the
+    date a provider's price changes (VersionStart.FROM_INSTANT), now when
+    left empty. The cost plan's rate editor and delete form ask it instead
+    of ChangeStartForm's choice."""
+
+    dated = True  # templates tell it from ChangeStartForm by this
+    effective_from = effective_from_field()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["effective_from"].initial = timezone.localtime().replace(
+            second=0, microsecond=0
+        )
+
+    def clean_effective_from(self) -> datetime:
+        value: datetime | None = self.cleaned_data.get("effective_from")
+        return value or timezone.now()
+
+
 def change_start_words(version: PlanVersion) -> str:
     """`from the next period`: when a version's change takes effect, after a comma."""
     label = VersionStart(version.starts).label
@@ -329,8 +352,14 @@ class RateForm(ChangeStartForm):
         if rate is not None:
             # The rate's meter, whatever is posted: a disabled field takes its initial.
             self.fields["meter"].disabled = True
-        if not in_use:
+        if not in_use or plan.is_cost:
             del self.fields["starts"]
+        if in_use and plan.is_cost:
+            # A provider's price changes on a date: see EffectiveFromForm.
+            self.fields["effective_from"] = effective_from_field()
+            self.fields["effective_from"].initial = timezone.localtime().replace(
+                second=0, microsecond=0
+            )
         # Every meter validates, so a meter that is already priced gets a message
         # naming it; only the unpriced ones are offered.
         self.fields["meter"].widget.choices = [(m.pk, m.label) for m in self.available_meters]
@@ -396,6 +425,10 @@ class RateForm(ChangeStartForm):
         return "starts" in self.fields
 
     @property
+    def asks_effective_from(self) -> bool:
+        return "effective_from" in self.fields
+
+    @property
     def shows_first_tier_fee(self) -> bool:
         """Whether tiers are in play, so the zero-usage choice is shown: a
         tiered rate model, or a matrix (any row may be priced in tiers, and a
@@ -440,6 +473,8 @@ class RateForm(ChangeStartForm):
             initial["meter"] = self.chosen_meter.pk
         if draft is not None:
             initial["starts"] = draft.get("starts") or DEFAULT_CHANGE_START.value
+            if draft.get("effective_from"):
+                initial["effective_from"] = draft.get("effective_from")
             initial["rate_model"] = draft.get("rate_model") or Rate.RateModel.PER_UNIT
             initial["has_default_price"] = bool(draft.get("has_default_price"))
             for name in ("minimum_charge", "base_fee"):

@@ -19,7 +19,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import ValidationError
 from django.db import DataError, transaction
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils.http import content_disposition_header
 from django.utils.text import slugify
@@ -226,7 +226,11 @@ def plan_import_view(request: HttpRequest) -> HttpResponse:
 @require_GET
 @permission_required("pricing.view_plan", raise_exception=True)
 def plan_export_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """A price plan's file. A cost plan's prices are costs: only those who
+    may see costs get them (its sheet export, pricing.cost_views)."""
     plan = get_object_or_404(Plan, pk=pk)
+    if plan.is_cost and not request.user.has_perm("pricing.see_costs"):
+        raise Http404("No such plan.")
     response = HttpResponse(plan_json(plan), content_type="application/json; charset=utf-8")
     response["Content-Disposition"] = content_disposition_header(True, plan_filename(plan))
     return response

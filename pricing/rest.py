@@ -198,7 +198,11 @@ class PlanOut(Schema):
 
 
 def get_plan(pk: int) -> Plan:
-    plan = Plan.objects.filter(pk=pk).select_related("current_version").first()
+    """A price plan (cost plans have their own endpoints, for full keys:
+    pricing.cost_rest), so no read key reaches a cost plan's prices here."""
+    plan = (
+        Plan.objects.filter(pk=pk, kind=Plan.Kind.PRICE).select_related("current_version").first()
+    )
     if plan is None:
         raise Http404(f"No plan with id {pk}.")
     return plan

@@ -302,7 +302,7 @@ def _version_for_change(
     change: str,
     starts: VersionStart,
     *,
-    leave_out: Meter | None = None,
+    leave_out: Meter | Sequence[Meter] | None = None,
     now: datetime | None = None,
 ) -> tuple[PlanVersion, bool]:
     """The version a change to the plan's prices is written into, and whether
@@ -327,12 +327,15 @@ def _version_for_change(
     return version, True
 
 
-def _copy_rates(source: PlanVersion, target: PlanVersion, leave_out: Meter | None) -> None:
+def _copy_rates(
+    source: PlanVersion, target: PlanVersion, leave_out: Meter | Sequence[Meter] | None
+) -> None:
     """The rates and cells of `source` (but `leave_out`'s) into `target`. The
     copies are logged with the version, not one entry each: no price changed."""
     rates = list(source.rates.prefetch_related("cells").order_by("pk"))
     if leave_out is not None:
-        rates = [rate for rate in rates if rate.meter_id != leave_out.pk]
+        left = {leave_out.pk} if isinstance(leave_out, Meter) else {m.pk for m in leave_out}
+        rates = [rate for rate in rates if rate.meter_id not in left]
     copies = Rate.objects.bulk_create(
         Rate(
             plan_id=target.plan_id,
@@ -586,3 +589,28 @@ def cost_plan_make_default(*, plan: Plan) -> Plan:
         plan.is_default_cost = True
         plan.save(update_fields=["is_default_cost"])
     return plan
+
+
+@transaction.atomic
+def rates_apply(
+    *,
+    plan: Plan,
+    drafts: Sequence[tuple[Meter, RateDraft]],
+    starts: str | None = None,
+    now: datetime | None = None,
+) -> PlanVersion:
+    """Set how the plan prices several meters at once (each added or
+    replaced; the plan's other rates kept) as one change: in place while the
+    plan is not in use, else one new version holding them all, effective as
+    `starts` says (a cost plan's: from `now`). A provider's price sheet is
+    applied this way (pricing.cost_views.cost_sheet_apply)."""
+    start = _checked_start(starts, plan)
+    current = _locked_current(plan)
+    meters = [meter for meter, _ in drafts]
+    change = "Rates set: " + ", ".join(meter.label for meter in meters)
+    version, is_new = _version_for_change(plan, current, change, start, leave_out=meters, now=now)
+    if not is_new:
+        Rate.objects.filter(version=version, meter__in=meters).delete()
+    for meter, draft in drafts:
+        _store_rate(version, meter, draft)
+    return version

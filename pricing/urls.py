@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from pricing import charge_views, coupon_views, plan_files, tax_views, views
+from pricing import charge_views, cost_views, coupon_views, plan_files, tax_views, views
 
 app_name = "pricing"
 
@@ -17,6 +17,9 @@ urlpatterns = [
     # /pricing/coupons/
     path("coupons/", coupon_views.coupon_list, name="coupons"),
     path("coupons/<int:pk>/archive/", coupon_views.coupon_archive_view, name="coupon_archive"),
+    # /pricing/costs/
+    path("costs/", cost_views.cost_plan_list, name="cost_plans"),
+    path("costs/<int:pk>/default/", cost_views.cost_plan_default_view, name="cost_default"),
     # /pricing/<pk>/
     path("<int:pk>/", views.plan_detail, name="detail"),
     path("<int:pk>/edit/", views.plan_edit, name="edit"),
@@ -27,5 +30,7 @@ urlpatterns = [
     path("<int:pk>/rates/<int:rate_pk>/delete/", views.rate_delete_view, name="delete_rate"),
     path("<int:pk>/charges/", charge_views.plan_charges_view, name="charges"),
     path("<int:pk>/taxes/", charge_views.plan_taxes_view, name="taxes"),
+    path("<int:pk>/sheet/", cost_views.cost_sheet_import_view, name="cost_sheet_import"),
+    path("<int:pk>/sheet.<str:ext>", cost_views.cost_sheet_export_view, name="cost_sheet_export"),
     path("<int:pk>/versions/<int:number>/", views.version_detail, name="version"),
 ]

@@ -7,7 +7,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import ValidationError
 from django.db.models import Count
-from django.http import HttpRequest, HttpResponse, QueryDict
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, render
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -19,8 +19,10 @@ from django_tables2 import RequestConfig
 from billing_site.htmx import page_or_partial, redirect_after_write
 from meters.models import Meter
 from pricing.charge_forms import PlanChargesForm, PlanTaxesForm
+from pricing.cost_views import sheet_form
 from pricing.forms import (
     ChangeStartForm,
+    EffectiveFromForm,
     PlanEditForm,
     PlanForm,
     RateForm,
@@ -53,8 +55,18 @@ from pricing.tables import PlanTable
 from pricing.versions import VersionStart
 
 
-def plan_or_404(pk: int) -> Plan:
-    return get_object_or_404(Plan, pk=pk)
+def plan_or_404(pk: int, request: HttpRequest | None = None) -> Plan:
+    """The plan; a cost plan only for those who may see costs (404 for the
+    others, who are not told it exists). Without `request`, any plan."""
+    plan = get_object_or_404(Plan, pk=pk)
+    if request is not None and plan.is_cost and not request.user.has_perm("pricing.see_costs"):
+        raise Http404("No such plan.")
+    return plan
+
+
+def price_plan_or_404(pk: int) -> Plan:
+    """A price plan: what only price plans have (invoice charges, taxes)."""
+    return get_object_or_404(Plan, pk=pk, kind=Plan.Kind.PRICE)
 
 
 def redirect_to_part(request: HttpRequest, url: str, fragment: str) -> HttpResponse:
@@ -127,11 +139,13 @@ def plan_create_view(request: HttpRequest) -> HttpResponse:
     return render(request, template, {"form": form})
 
 
-def version_takes_effect(version: PlanVersion) -> str:
+def version_takes_effect(version: PlanVersion, *, is_cost: bool = False) -> str:
     """When a version bills from, in words: `From the period containing
     28 Nov 2026, 10:47` (pricing.versions.takes, the rule)."""
     at = f"{timezone.localtime(version.effective_at):%-d %b %Y, %H:%M}"
     match VersionStart(version.starts):
+        case VersionStart.ALWAYS if is_cost:
+            return "All usage, until a later version takes effect"
         case VersionStart.ALWAYS:
             return VersionStart.ALWAYS.label
         case VersionStart.CURRENT_PERIOD:
@@ -157,18 +171,22 @@ class RateItem:
 
     rate: Rate
     definition: RateDefinition
-    delete_form: ChangeStartForm | None = None
+    delete_form: ChangeStartForm | EffectiveFromForm | None = None
 
 
-def _delete_form(rate: Rate, data: QueryDict | None = None) -> ChangeStartForm:
-    # Each rate's radios need their own ids on one page.
+def _delete_form(
+    plan: Plan, rate: Rate, data: QueryDict | None = None
+) -> ChangeStartForm | EffectiveFromForm:
+    # Each rate's fields need their own ids on one page.
+    if plan.is_cost:
+        return EffectiveFromForm(data, auto_id=f"id_delete-{rate.pk}-%s")
     return ChangeStartForm(data, auto_id=f"id_delete-{rate.pk}-%s")
 
 
 def plan_page(
     request: HttpRequest,
     plan: Plan,
-    failed_delete: tuple[int, ChangeStartForm] | None = None,
+    failed_delete: tuple[int, ChangeStartForm | EffectiveFromForm] | None = None,
     *,
     charges_form: PlanChargesForm | None = None,
     taxes_form: PlanTaxesForm | None = None,
@@ -178,14 +196,16 @@ def plan_page(
     refused delete (rate pk, its form with the error), shown on that rate;
     `charges_form` and `taxes_form` are refused forms of the cards."""
     versions = [
-        VersionRow(v, version_takes_effect(v), v.pk == plan.current_version_id)
+        VersionRow(
+            v, version_takes_effect(v, is_cost=plan.is_cost), v.pk == plan.current_version_id
+        )
         for v in plan_versions(plan)
     ]
     in_use = plan_in_use(plan)
     asks_start = in_use and request.user.has_perm("pricing.delete_rate")
     rates = []
     for rate in plan_rates(plan):
-        form = _delete_form(rate) if asks_start else None
+        form = _delete_form(plan, rate) if asks_start else None
         if failed_delete is not None and failed_delete[0] == rate.pk:
             form = failed_delete[1]
         rates.append(RateItem(rate, rate_definition(rate_draft(rate)), form))
@@ -199,10 +219,20 @@ def plan_page(
         "current_version": current,
         "in_use": in_use,
         "can_add_rate": Meter.objects.exclude(rates__version=plan.current_version_id).exists(),
-        **_cards(request, plan, current, in_use, charges_form, taxes_form),
+        **(
+            _cost_cards(plan)
+            if plan.is_cost
+            else _cards(request, plan, current, in_use, charges_form, taxes_form)
+        ),
     }
     template = page_or_partial(request, "pricing/detail.html", region)
     return render(request, template, context)
+
+
+def _cost_cards(plan: Plan) -> dict[str, Any]:
+    """A cost plan's page has, instead of invoice charges and taxes, the
+    price sheet import (pricing.cost_views)."""
+    return {"sheet_form": sheet_form(), "cost_customer_count": plan.cost_customers.count()}
 
 
 def _cards(
@@ -234,7 +264,7 @@ def _cards(
 @permission_required("pricing.view_plan", raise_exception=True)
 @vary_on_headers("HX-Request")
 def plan_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    return plan_page(request, plan_or_404(pk))
+    return plan_page(request, plan_or_404(pk, request))
 
 
 @require_GET
@@ -242,12 +272,14 @@ def plan_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def version_detail(request: HttpRequest, pk: int, number: int) -> HttpResponse:
     """One version of the plan's prices, read-only: how the periods it bills are priced."""
     plan = get_object_or_404(Plan.objects.select_related("current_version"), pk=pk)
+    if plan.is_cost and not request.user.has_perm("pricing.see_costs"):
+        raise Http404("No such plan.")
     version = get_object_or_404(PlanVersion, plan=plan, number=number)
     rates = [RateItem(r, rate_definition(rate_draft(r))) for r in version_rates(version.pk)]
     context = {
         "plan": plan,
         "version": version,
-        "takes_effect": version_takes_effect(version),
+        "takes_effect": version_takes_effect(version, is_cost=plan.is_cost),
         "is_current": version.pk == plan.current_version_id,
         "rates": rates,
         "charges": version_charges(version),
@@ -261,7 +293,7 @@ def version_detail(request: HttpRequest, pk: int, number: int) -> HttpResponse:
 def plan_edit(request: HttpRequest, pk: int) -> HttpResponse:
     """Rename a plan and set how it invoices; its period and currency stay,
     and its billing anchor once it has assignments (pricing.services.plan_update)."""
-    plan = plan_or_404(pk)
+    plan = plan_or_404(pk, request)
     form = PlanEditForm(request.POST or None, initial=PlanEditForm.initial_for(plan))
     if request.method == "POST" and form.is_valid():
         try:
@@ -290,7 +322,7 @@ def _editor_url(plan_pk: int, rate_pk: int | None) -> str:
 @permission_required("pricing.add_rate", raise_exception=True)
 @vary_on_headers("HX-Request")
 def rate_add(request: HttpRequest, pk: int) -> HttpResponse:
-    return _rate_editor(request, plan_or_404(pk), None)
+    return _rate_editor(request, plan_or_404(pk, request), None)
 
 
 @require_http_methods(["GET", "POST"])
@@ -298,7 +330,7 @@ def rate_add(request: HttpRequest, pk: int) -> HttpResponse:
 @vary_on_headers("HX-Request")
 def rate_edit(request: HttpRequest, pk: int, rate_pk: int) -> HttpResponse:
     """The editor, filled in from a rate of the plan's current prices."""
-    plan = plan_or_404(pk)
+    plan = plan_or_404(pk, request)
     rate = get_object_or_404(version_rates(plan.current_version_id), pk=rate_pk)
     return _rate_editor(request, plan, rate)
 
@@ -333,12 +365,14 @@ def _rate_store(form: RateForm, plan: Plan, rate: Rate | None) -> str | None:
     saying what happened, or None with the refusal put on the form."""
     meter, draft = form.cleaned_data["meter"], form.cleaned_data["draft"]
     starts = form.cleaned_data.get("starts")
+    # A cost plan in use: from the instant the editor was given (now if empty).
+    at = form.cleaned_data.get("effective_from") or None
     before = plan.current_version_id
     try:
         if rate is None:
-            saved = rate_save(plan=plan, meter=meter, draft=draft, starts=starts)
+            saved = rate_save(plan=plan, meter=meter, draft=draft, starts=starts, now=at)
         else:
-            saved = rate_replace(plan=plan, meter=meter, draft=draft, starts=starts)
+            saved = rate_replace(plan=plan, meter=meter, draft=draft, starts=starts, now=at)
     except ValidationError as exc:
         form.add_error(None, exc)
         return None
@@ -372,7 +406,7 @@ def _rate_preview(
 @permission_required("pricing.add_rate", raise_exception=True)
 def matrix_row(request: HttpRequest, pk: int) -> HttpResponse:
     """One empty pricing-matrix row, appended in place by "+ Add row"."""
-    plan = plan_or_404(pk)
+    plan = plan_or_404(pk, request)
     meter_pk = request.GET.get("meter", "")
     meter = get_object_or_404(Meter, pk=meter_pk if meter_pk.isdigit() else None)
     wanted = set(request.GET.getlist("dimensions"))
@@ -389,19 +423,20 @@ def matrix_row(request: HttpRequest, pk: int) -> HttpResponse:
 def rate_delete_view(request: HttpRequest, pk: int, rate_pk: int) -> HttpResponse:
     """Stop pricing a meter on the plan: in place while the plan bills no one,
     else from when the posted "Takes effect" says (a new version)."""
-    plan = plan_or_404(pk)
+    plan = plan_or_404(pk, request)
     rate = get_object_or_404(
         Rate.objects.select_related("meter"), pk=rate_pk, version=plan.current_version_id
     )
-    starts = None
+    starts, at = None, None
     if plan_in_use(plan):
-        form = _delete_form(rate, request.POST)
+        form = _delete_form(plan, rate, request.POST)
         if not form.is_valid():
             return plan_page(request, plan, failed_delete=(rate.pk, form))
-        starts = form.cleaned_data["starts"]
+        starts = form.cleaned_data.get("starts")
+        at = form.cleaned_data.get("effective_from")
     before = plan.current_version_id
     try:
-        version = rate_delete(rate=rate, starts=starts)
+        version = rate_delete(rate=rate, starts=starts, now=at)
     except ValidationError as exc:  # the plan's prices changed meanwhile
         messages.error(request, " ".join(exc.messages))
     else:

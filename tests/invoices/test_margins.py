@@ -18,9 +18,13 @@ from invoices.closing import close_periods
 from invoices.margins import with_costs
 from invoices.models import Invoice
 from meters.services import events_ingest
+from pricing.cost_sheets import read_sheet_csv
+from pricing.cost_views import cost_sheet_apply
 from pricing.models import Plan
+from pricing.plan_files import known_meters
 from pricing.price_models import CellPrice
 from pricing.schema import RateDraft
+from pricing.selectors import version_rates
 from pricing.services import cost_plan_make_default, plan_create, rate_create, rate_replace
 from tests.factories import Guide, guide_records
 
@@ -144,3 +148,26 @@ def test_issued_costs_stay_as_they_were_while_drafts_follow_the_cost_plan(
 def test_a_cost_plan_cannot_be_assigned_to_a_customer(guide: Guide) -> None:
     with pytest.raises(ValidationError, match="is a cost plan"):
         plan_assign(customer=guide.customer, plan=cost_plan(guide), start_at=APRIL)
+
+
+def test_a_price_sheet_for_several_meters_is_one_new_cost_version(guide: Guide) -> None:
+    plan = cost_plan(guide)
+    cost_plan_make_default(plan=plan)  # in use: changes keep their history
+    sheet = read_sheet_csv(
+        "meter,model,type,unit_price\n"
+        "api-calls,,,0.001\n"
+        "llm-tokens,model a,input,0.000004\n"
+        "llm-tokens,model a,output,0.00002\n",
+        known_meters(),
+    )
+    twentieth = datetime(2025, 3, 20, tzinfo=UTC)
+    cost_sheet_apply(plan=plan, sheet=sheet, now=twentieth)
+    plan.refresh_from_db()
+    assert plan.current_version.number == 2
+    assert (plan.current_version.starts, plan.current_version.effective_at) == (
+        "from_instant",
+        twentieth,
+    )
+    rates = {rate.meter.api_name: rate for rate in version_rates(plan.current_version_id)}
+    assert sorted(rates) == ["api-calls", "llm-tokens"]
+    assert rates["llm-tokens"].cells.count() == 2  # the sheet's, replacing the four
