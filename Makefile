@@ -75,6 +75,7 @@ bench: setup
 	$(BIN)/python bench/invoice.py
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/close.py
+	$(BIN)/python bench/margin_report.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

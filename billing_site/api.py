@@ -26,7 +26,7 @@ from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import URLPattern, URLResolver
-from ninja import NinjaAPI
+from ninja import NinjaAPI, Router, Schema
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.openapi.schema import OpenAPISchema
@@ -34,16 +34,22 @@ from ninja.operation import Operation
 from ninja.parser import Parser
 from ninja.types import DictStrAny
 
+from customers.models import Customer
 from customers.rest import router as customers_router
+from customers.services import customer_cost_plan_set
 from invoices.commitment_rest import router as commitment_router
 from invoices.coupon_rest import router as coupon_router
 from invoices.credit_rest import router as credit_router
+from invoices.margin_rest import router as margin_router
 from invoices.rest import router as invoices_router
 from meters.api_keys import KeyRefused
 from meters.machine_http import ApiKeyAuth
 from meters.records import loads
 from meters.rest import router as meters_router
 from pricing.catalog_rest import router as catalog_router
+from pricing.cost_rest import FULL_ONLY, cost_plan_or_none
+from pricing.cost_rest import router as cost_router
+from pricing.rest import ObjectId
 from pricing.rest import router as pricing_router
 from pricing.schema import Problems
 
@@ -133,6 +139,37 @@ DEFAULT_ERROR_RESPONSE: dict[str, Any] = {
     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Errors"}}},
 }
 
+# PUT /customers/{id}/cost-plan: here, not in customers.rest or
+# pricing.cost_rest, because it needs both apps' rules; cost data, so `full`
+# keys only, like every /cost-plans endpoint.
+customer_cost_router = Router(tags=["cost plans"], auth=FULL_ONLY)
+
+
+class CustomerCostPlanIn(Schema):
+    cost_plan: int | None
+
+
+class CustomerCostPlanOut(Schema):
+    id: int
+    cost_plan: int | None  # None: costed by the default cost plan
+
+
+@customer_cost_router.put(
+    "/customers/{id}/cost-plan",
+    response=CustomerCostPlanOut,
+    summary="Set a customer's own cost plan",
+)
+def customer_cost_plan_change(
+    request: HttpRequest, pk: ObjectId, payload: CustomerCostPlanIn
+) -> dict[str, Any]:
+    """A cost plan's id, or null to cost the customer by the default one."""
+    customer = Customer.objects.filter(pk=pk).first()
+    if customer is None:
+        raise Http404(f"No customer with id {pk}.")
+    customer = customer_cost_plan_set(customer=customer, plan=cost_plan_or_none(payload.cost_plan))
+    return {"id": customer.pk, "cost_plan": customer.cost_plan_id}
+
+
 api = TallyApi(
     title="Tally API",
     version="1",
@@ -149,6 +186,9 @@ api.add_router("", invoices_router)
 api.add_router("", credit_router)
 api.add_router("", coupon_router)
 api.add_router("", commitment_router)
+api.add_router("", cost_router)
+api.add_router("", customer_cost_router)
+api.add_router("", margin_router)
 
 
 def error_response(

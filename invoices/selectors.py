@@ -98,7 +98,8 @@ def stored_cost(line: PricedLine, row: InvoiceLine) -> LineCost:
     cost known when some usage had none (cost_unknown_quantity set) or when
     the line was issued before costs were kept (cost null): never $0.00."""
     if row.cost is None:
-        return LineCost(line, None, ZERO, row.quantity)
+        unknown = row.quantity if line.kind in (LineKind.USAGE, LineKind.LATE_USAGE) else ZERO
+        return LineCost(line, None, ZERO, unknown)
     if row.cost_unknown_quantity is not None:
         return LineCost(line, None, row.cost, row.cost_unknown_quantity)
     return LineCost(line, row.cost, row.cost, ZERO)
@@ -164,6 +165,15 @@ def stored_content(invoice: Invoice) -> StoredContent:
         steps=invoice_summary(invoice, charges),
         kind=invoice.kind,
     )
+
+
+def negative_margin_issued(invoice: Invoice) -> bool:
+    """Whether an issued invoice has a line whose stored cost (all of it
+    known) is above its amount: one query."""
+    lines = invoice.lines.filter(
+        cost__isnull=False, cost_unknown_quantity__isnull=True
+    ).values_list("amount", "cost")
+    return any(cost is not None and cost > amount for amount, cost in lines)
 
 
 def draft_content(invoice: Invoice, now: datetime) -> InvoiceContent:

@@ -84,3 +84,65 @@ class InvoiceTable(tables.Table):
 
     def value_status(self, record: Invoice) -> str:
         return record.status
+
+
+class MarginMoneyColumn(MoneyColumn):
+    """A margin report figure (invoices.margin_report.MarginRow), in the row's currency."""
+
+    def render(self, value: Decimal | None, record: Any) -> str:
+        return format_money(value, record.currency) if value is not None else ""
+
+    def value(self, value: Decimal | None, record: Any, **kwargs: Any) -> str:
+        return "" if value is None else format(round_money(value, record.currency), "f")
+
+
+class MarginTable(tables.Table):
+    """The margin report's rows: the costed lines' revenue, cost and margin,
+    and beside them the revenue of the lines whose cost is not known (never
+    counted as a zero cost)."""
+
+    label = tables.Column(verbose_name="Group", order_by=("label",))
+    currency = tables.Column(verbose_name="Currency")
+    revenue = MarginMoneyColumn(verbose_name="Revenue")
+    cost = MarginMoneyColumn(verbose_name="Cost")
+    margin = MarginMoneyColumn(verbose_name="Margin")
+    margin_percent = tables.Column(
+        verbose_name="Margin %",
+        empty_values=(),
+        order_by=("margin_percent_key",),
+        attrs={"th": {"class": "num"}, "td": {"class": "num"}},
+    )
+    unknown_revenue = MarginMoneyColumn(verbose_name="Revenue, no cost known")
+    unknown_lines = tables.Column(
+        verbose_name="Lines, no cost known", attrs={"th": {"class": "num"}, "td": {"class": "num"}}
+    )
+
+    class Meta:
+        order_by = ("currency", "label")
+        empty_text = "No issued invoice lines match."
+        attrs = {"class": "table margin-table"}
+
+    def render_margin(self, value: Decimal, record: Any) -> SafeString | str:
+        text = format_money(value, record.currency)
+        if value < 0:
+            return format_html('<span class="pill bad negative-margin">{}</span>', text)
+        return text
+
+    def value_margin(self, value: Decimal, record: Any) -> str:
+        return format(round_money(value, record.currency), "f")
+
+    def render_margin_percent(self, value: Decimal | None) -> SafeString | str:
+        if value is None:
+            return mark_safe('<span class="muted">—</span>')
+        return f"{value}%"
+
+    def value_margin_percent(self, value: Decimal | None) -> str:
+        return "" if value is None else str(value)
+
+    def render_unknown_lines(self, value: int) -> SafeString | str:
+        if value:
+            return format_html('<span class="pill warn no-cost">{}</span>', value)
+        return "0"
+
+    def value_unknown_lines(self, value: int) -> int:
+        return value

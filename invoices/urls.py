@@ -2,13 +2,14 @@ from __future__ import annotations
 
 from django.urls import path
 
-from invoices import commitment_views, views
+from invoices import commitment_views, margin_views, views
 
 app_name = "invoices"
 
 urlpatterns = [
     # /invoices/
     path("invoices/", views.invoice_list, name="list"),
+    path("invoices/margins/", margin_views.margin_report_view, name="margins"),
     path("invoices/<int:pk>/", views.invoice_detail, name="detail"),
     path("invoices/<int:pk>/invoice.pdf", views.invoice_document, name="document"),
     path("invoices/<int:pk>/finalize/", views.invoice_finalize_view, name="finalize"),

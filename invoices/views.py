@@ -45,6 +45,8 @@ from invoices.forms import (
     VoidForm,
 )
 from invoices.late_usage import pending_late_usage, with_late_usage
+from invoices.margin_report import LineTotals, line_totals
+from invoices.margins import with_costs
 from invoices.models import CouponRedemption, CreditGrant, CreditNote, Invoice
 from invoices.pdf import render_invoice_pdf
 from invoices.plan_change import preview_plan_change
@@ -54,6 +56,7 @@ from invoices.selectors import (
     credit_card,
     customer_assignments,
     draft_content,
+    negative_margin_issued,
     stored_content,
 )
 from invoices.services import (
@@ -146,10 +149,17 @@ def _invoice(pk: int) -> Invoice:
     return get_object_or_404(Invoice.objects.select_related("customer", "assignment__plan"), pk=pk)
 
 
-def _detail_context(invoice: Invoice, **forms: Any) -> dict[str, Any]:
+def sees_costs(request: HttpRequest) -> bool:
+    """Whether the user may see costs and margins (pricing.see_costs)."""
+    return request.user.has_perm("pricing.see_costs")
+
+
+def _detail_context(invoice: Invoice, *, show_costs: bool = False, **forms: Any) -> dict[str, Any]:
     now = timezone.now()
     if invoice.is_draft:
         content: Any = draft_content(invoice, now)
+        if show_costs:
+            content = with_costs(content)
         settles = settles_at(invoice)
     else:
         content, settles = stored_content(invoice), None
@@ -178,14 +188,28 @@ def _detail_context(invoice: Invoice, **forms: Any) -> dict[str, Any]:
         "pay_form": forms.pop("pay_form", None) or PayForm(auto_id=PAY_ID),
         "credit_form": credit_form,
         "simplified": False,
+        "show_costs": show_costs,
+        "cost_totals": _cost_totals(content) if show_costs else None,
     }
+
+
+def _latest_issued_negative(invoices: list[Invoice]) -> bool:
+    """Whether the latest issued (not void) of `invoices` (latest first) has
+    a line costing more than it earned: one query, none without one."""
+    issued = [i for i in invoices if i.status not in (Invoice.Status.DRAFT, Invoice.Status.VOID)]
+    return bool(issued) and negative_margin_issued(issued[0])
+
+
+def _cost_totals(content: Any) -> LineTotals:
+    return line_totals(cost for section in content.sections for cost in section.costs)
 
 
 @require_GET
 @permission_required("invoices.view_invoice", raise_exception=True)
 def invoice_detail(request: HttpRequest, pk: int) -> HttpResponse:
     invoice = _invoice(pk)
-    return render(request, "invoices/detail.html", _detail_context(invoice))
+    context = _detail_context(invoice, show_costs=sees_costs(request))
+    return render(request, "invoices/detail.html", context)
 
 
 def _act(
@@ -244,7 +268,7 @@ def _write_with_form(
         else:
             messages.success(request, done)
             return redirect(target)
-    context = _detail_context(invoice, **{key: form})
+    context = _detail_context(invoice, show_costs=sees_costs(request), **{key: form})
     return render(request, "invoices/detail.html", context, status=400)
 
 
@@ -389,6 +413,12 @@ def _billing_context(
                 .first()
             )
         content = with_steps(content)
+    simplified = request.GET.get("view") == "simplified"
+    show_costs = content is not None and sees_costs(request) and not simplified
+    totals = None
+    if show_costs and content is not None:
+        content = with_costs(content)
+        totals = _cost_totals(content)
     context = {
         "customer": customer,
         "periods": periods,
@@ -396,11 +426,19 @@ def _billing_context(
         "invoice": content,
         "issued": issued,
         "late_usage": late,
-        "simplified": request.GET.get("view") == "simplified",
+        "simplified": simplified,
+        "show_costs": show_costs,
+        "cost_totals": totals,
         "invoices": invoices,
         "unassigned": unassigned_usage(customer),
     }
     if cards:
+        # The region lists the invoices anyway: read once, for the margin flag too.
+        listed = context["invoices"] = list(invoices)
+        if sees_costs(request):
+            current = totals is not None and ref is not None and ref.is_current
+            draft_negative = current and totals is not None and totals.negative
+            context["negative_margin"] = draft_negative or _latest_issued_negative(listed)
         assignments = customer_assignments(customer)
         context |= (
             _credit_context(customer, now, assignments=assignments)

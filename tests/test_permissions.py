@@ -10,6 +10,7 @@ everyone, and an anonymous visitor is sent to the login page.
 
 from __future__ import annotations
 
+import io
 import re
 from datetime import timedelta
 from decimal import Decimal
@@ -19,6 +20,7 @@ import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
+from pypdf import PdfReader
 
 from billing_site.roles import ADMIN, OPERATOR, ROLES, VIEWER
 from invoices.closing import close_periods
@@ -27,7 +29,9 @@ from invoices.discounts import coupon_redeem
 from invoices.models import Invoice
 from invoices.services import CreditRequest, credit_note_create
 from meters.api_keys import api_key_create
+from meters.models import ApiKey
 from pricing.coupons import coupon_create
+from pricing.services import cost_plan_make_default, plan_create, rate_create
 from pricing.taxes import tax_rate_create
 from tests.factories import guide_setup
 from tests.fixtures import assert_login_redirect, element, login, page, user_with_role
@@ -69,6 +73,11 @@ MATRIX: dict[str, tuple[str | None, str | None]] = {
     "pricing:tax_rate_archive": (NOT_SERVED, ADMIN),
     "pricing:coupons": (VIEWER, ADMIN),  # POST creates a coupon
     "pricing:coupon_archive": (NOT_SERVED, ADMIN),
+    # Cost plans (pricing.see_costs, changes also pricing.change_plan): Admin only
+    "pricing:cost_plans": (ADMIN, ADMIN),  # POST creates a cost plan
+    "pricing:cost_default": (NOT_SERVED, ADMIN),
+    "pricing:cost_sheet_import": (ADMIN, ADMIN),
+    "pricing:cost_sheet_export": (ADMIN, NOT_SERVED),
     # Customers and their invoices
     "customers:list": (VIEWER, NOT_SERVED),
     "customers:detail": (VIEWER, NOT_SERVED),
@@ -91,6 +100,8 @@ MATRIX: dict[str, tuple[str | None, str | None]] = {
     "invoices:credit": (NOT_SERVED, ADMIN),
     "invoices:credit_note": (VIEWER, NOT_SERVED),
     "invoices:credit_note_pdf": (VIEWER, NOT_SERVED),
+    # Cost and margin: only those who may see costs (pricing.see_costs)
+    "invoices:margins": (ADMIN, NOT_SERVED),
     # Prepaid credit: operators grant and void it
     "invoices:credit_grant_create": (NOT_SERVED, OPERATOR),
     "invoices:credit_grant_void": (NOT_SERVED, OPERATOR),
@@ -143,7 +154,7 @@ def test_every_url_pattern_has_a_row_in_the_matrix() -> None:
 
 
 @pytest.fixture
-def url_kwargs() -> dict[str, dict[str, int]]:
+def url_kwargs() -> dict[str, dict[str, int | str]]:
     """Real objects for every path parameter, by URL namespace."""
     guide = guide_setup(timezone.now())
     # An issued invoice (its period closed 40 days on) and a credit note on it.
@@ -171,11 +182,15 @@ def url_kwargs() -> dict[str, dict[str, int]]:
     coupon = coupon_create(code="MATRIX", name="Matrix", kind="percentage", value="10", now=later)
     redemption = coupon_redeem(coupon=coupon, customer=guide.customer, now=later, actor="test")
     other = user_with_role(VIEWER)
+    cost = plan_create(name="Matrix costs", billing_period="monthly", currency="USD", kind="cost")
     return {
         "meters": {"pk": guide.llm_tokens.pk},
         "meters:api_key_revoke": {"pk": key.pk},
         "pricing:tax_rate_archive": {"pk": tax_rate.pk},
         "pricing:coupon_archive": {"pk": coupon.pk},
+        "pricing:cost_default": {"pk": cost.pk},
+        "pricing:cost_sheet_import": {"pk": cost.pk},
+        "pricing:cost_sheet_export": {"pk": cost.pk, "ext": "csv"},
         "pricing": {"pk": guide.plan.pk, "rate_pk": guide.token_rate.pk, "number": 1},
         "customers": {"pk": guide.customer.pk, "assignment_pk": guide.assignment.pk},
         "invoices": {"pk": invoice.pk},
@@ -193,7 +208,7 @@ def url_kwargs() -> dict[str, dict[str, int]]:
     }
 
 
-def url_for(name: str, objects: dict[str, dict[str, int]]) -> str:
+def url_for(name: str, objects: dict[str, dict[str, int | str]]) -> str:
     wanted = re.findall(r"<(?:\w+:)?(\w+)>", app_routes()[name])
     given = objects.get(name) or objects.get(name.partition(":")[0], {})
     return reverse(name, kwargs={param: given[param] for param in wanted})
@@ -203,7 +218,7 @@ def url_for(name: str, objects: dict[str, dict[str, int]]) -> str:
 @pytest.mark.parametrize("who", WHO)
 @pytest.mark.parametrize("name", list(MATRIX))
 def test_each_role_gets_exactly_what_its_row_allows(
-    client: Client, url_kwargs: dict[str, dict[str, int]], name: str, who: str, method: str
+    client: Client, url_kwargs: dict[str, dict[str, int | str]], name: str, who: str, method: str
 ) -> None:
     url = url_for(name, url_kwargs)
     if who != "anonymous":
@@ -346,7 +361,10 @@ PRICING_NAV = ["Meters", "Pricing", "Coupons", "Tax rates"]
         (None, []),
         (VIEWER, [*PRICING_NAV, "Customers", "Invoices", "API keys"]),
         (OPERATOR, [*PRICING_NAV, "Customers", "Invoices", "API keys"]),
-        (ADMIN, [*PRICING_NAV, "Customers", "Invoices", "API keys", "Users", "Activity"]),
+        (
+            ADMIN,
+            [*PRICING_NAV, "Customers", "Invoices", "Margins", "API keys", "Users", "Activity"],
+        ),
     ],
 )
 def test_the_navigation_links_only_what_the_role_may_see(
@@ -398,3 +416,66 @@ def test_only_an_admin_sees_how_to_make_or_archive_coupons_and_tax_rates(
     assert ("Create coupon" in coupons, "Archive" in coupons) == (shown, shown)
     assert ("Create tax rate" in tax_rates, "Archive" in tax_rates) == (shown, shown)
     assert "WELCOME10" in coupons and "uk-vat" in tax_rates
+
+
+# Costs and margins: only for pricing.see_costs (the Admin role).
+
+COST_MARKS = ("Margin", ">Cost<", "negative-margin", "No cost known", "0.78", "0.68")
+
+
+@pytest.fixture
+def costed() -> dict[str, str]:
+    """An issued invoice and a draft whose API calls cost $0.78 (10 × $0.0777)
+    against $0.10 billed: a margin of −$0.68, amounts found nowhere else."""
+    guide = guide_setup(timezone.now())
+    plan = plan_create(name="Provider costs", billing_period="monthly", currency="USD", kind="cost")
+    rate_create(plan=plan, meter=guide.api_calls, unit_price=Decimal("0.0777"))
+    cost_plan_make_default(plan=plan)
+    close_periods(now=timezone.now() + timedelta(days=40))
+    issued = Invoice.objects.exclude(status="draft").earliest("period_start")
+    return {
+        "invoice": issued.get_absolute_url(),
+        "document": reverse("invoices:document", args=[issued.pk]),
+        "billing": reverse("invoices:customer_billing", args=[guide.customer.pk])
+        + f"?period={issued.period_start:%Y-%m-%d}",
+        "pdf": reverse("invoices:pdf", args=[guide.customer.pk]),
+        "csv": reverse("invoices:list") + "?_export=csv",
+        "api": f"/api/v1/invoices/{issued.pk}",
+    }
+
+
+def _visible(response: Any) -> str:
+    if response["Content-Type"] == "application/pdf":
+        return "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(response.content)).pages)
+    return str(response.content.decode())
+
+
+@pytest.mark.parametrize("role", [VIEWER, OPERATOR])
+def test_viewers_and_operators_see_no_cost_anywhere(
+    client: Client, costed: dict[str, str], role: str
+) -> None:
+    login(client, role=role)
+    for door in ["invoice", "document", "billing", "pdf", "csv"]:
+        response = client.get(costed[door])
+        assert response.status_code == 200, door
+        shown = _visible(response)
+        assert [mark for mark in COST_MARKS if mark in shown] == [], door
+    nav = get(client, role, reverse("invoices:list"))
+    assert reverse("invoices:margins") not in nav
+
+
+def test_an_admin_sees_the_costs_on_the_pages_but_never_in_the_pdf_csv_or_json(
+    client: Client, costed: dict[str, str]
+) -> None:
+    login(client, role=ADMIN)
+    invoice = _visible(client.get(costed["invoice"]))
+    assert "$0.78" in invoice and "negative-margin" in invoice
+    assert reverse("invoices:margins") in invoice  # the nav link
+    for door in ["document", "pdf", "csv"]:
+        shown = _visible(client.get(costed[door]))
+        assert [mark for mark in COST_MARKS if mark in shown] == [], door
+    _, raw = api_key_create(name="full", scope=ApiKey.Scope.FULL)
+    stored = Client(headers={"X-API-KEY": raw}).get(costed["api"])
+    assert stored.status_code == 200
+    assert "cost" not in stored.content.decode().lower()
+    assert "margin" not in stored.content.decode().lower()

@@ -51,7 +51,7 @@ def test_swagger_ui_runs_from_our_static_files_and_calls_the_api(
     page.goto("/api/v1/docs")
     page.wait_for_selector(".opblock")
 
-    assert page.locator(".opblock").count() == 52
+    assert page.locator(".opblock").count() == 60
     assert hosts == {urlsplit(live_server.url).netloc}
 
     page.click("button.authorize")
