@@ -1,6 +1,7 @@
 """Cost plans in Chromium: an Admin creates a cost plan from the Pricing
 page, imports the guide's provider price sheet as CSV (model × token type),
-makes it the default and opens it."""
+makes it the default and opens it, then sees on the guide's invoice to date
+what each line cost and the margin."""
 
 from __future__ import annotations
 
@@ -10,10 +11,11 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
+from customers.models import Customer
 from pricing.models import Plan
 from pricing.selectors import plan_rates, rate_draft
 from tests.browser.conftest import log_in, settle
-from tests.factories import guide_setup
+from tests.factories import CUSTOMER_ID, guide_setup
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -91,3 +93,21 @@ def test_an_admin_imports_a_provider_sheet_and_makes_it_the_default(  # type: ig
     effective = page.locator("#rate-form").get_by_role("textbox", name="Effective from")
     assert effective.input_value()  # now, by default
     page.locator("#rate-form").screenshot(path=artifacts / "cost-rate-editor.png")
+
+    # The guide's invoice to date now shows what each line cost and the margin;
+    # API calls have no cost price in this sheet: "No cost known", never $0.00.
+    customer = Customer.objects.get(customer_id=CUSTOMER_ID)
+    page.goto(customer.get_absolute_url())
+    invoice = page.locator("#invoice")
+    invoice.locator("td.line-cost").first.wait_for()
+    rows = {
+        row.locator("td").first.inner_text().strip(): row
+        for row in invoice.locator("tbody tr").all()
+        if row.locator("td.line-cost").count()
+    }
+    output = rows["LLM tokens · model a · output"]
+    assert output.locator("td.line-cost").inner_text() == "$0.02"  # 1,000 × $0.000015
+    assert output.locator("td.line-margin").inner_text() == "$0.00"
+    assert rows["LLM tokens · model a · input"].locator("td.line-margin").inner_text() == "$0.01"
+    assert "No cost known" in rows["API calls"].locator("td.line-cost").inner_text()
+    invoice.screenshot(path=artifacts / "cost-sheet-guide-margins.png")
