@@ -12,7 +12,9 @@ Timed, best of --repeat runs: `invoices.margin_report.margin_report` for
 each grouping (one values() query, then the pure aggregation in Python),
 beside the least work any implementation must do, measured in the same run:
 one raw SQL GROUP BY over the same lines (customer, currency; sums of the
-costed lines' revenue and cost, and of the others' revenue).
+costed lines' revenue and cost, and of the others' revenue), and one raw
+GROUP BY over the usage events those lines stand for (customer, meter,
+month), which the issue names as the baseline.
 
 PostgreSQL only (DATABASE_URL, whose database name must contain "bench": it
 is dropped and created again); on SQLite it says so and exits.
@@ -101,6 +103,7 @@ def seed(customers: int, months: int) -> int:
     from customers.models import Customer, PlanAssignment
     from invoices.demo import API_CALLS, LLM_TOKENS
     from invoices.models import Invoice, InvoiceLine
+    from meters.models import UsageEvent
     from meters.services import meter_create
     from pricing.services import plan_create
 
@@ -162,6 +165,25 @@ def seed(customers: int, months: int) -> int:
             for n, (section, dims, revenue, cost, unknown) in enumerate(LINES)
         ]
         InvoiceLine.objects.bulk_create(lines, batch_size=5_000)
+        # The usage events those lines stand for: EVENTS_PER_LINE per line,
+        # inside its invoice's period.
+        UsageEvent.objects.bulk_create(
+            (
+                UsageEvent(
+                    meter=meters[section],
+                    customer_id=invoice.customer.customer_id,
+                    value=Decimal(1000 // EVENTS_PER_LINE),
+                    event_time=invoice.period_start + timedelta(hours=1 + k),
+                    dimensions=dict(dims),
+                    dimension_key="&".join(f"{k_}={v}" for k_, v in sorted(dims)),
+                    unique_id=f"bench-{invoice.pk}-{n}-{k}",
+                )
+                for invoice in invoices
+                for n, (section, dims, _, _, _) in enumerate(LINES)
+                for k in range(EVENTS_PER_LINE)
+            ),
+            batch_size=5_000,
+        )
         total = sum(Decimal(line[2]) for line in LINES)
         today = date.today()
         with connection.cursor() as cursor:
@@ -174,8 +196,18 @@ def seed(customers: int, months: int) -> int:
     with connection.cursor() as cursor_analyze:
         cursor_analyze.execute("ANALYZE invoices_invoice")
         cursor_analyze.execute("ANALYZE invoices_invoiceline")
+        cursor_analyze.execute("ANALYZE meters_usageevent")
     return len(lines)
 
+
+EVENTS_PER_LINE = 10
+# The same usage as events, grouped the least a usage report could: per
+# customer, meter and month (what the invoices' lines were priced from).
+EVENTS_SQL = """
+SELECT customer_id, meter_id, date_trunc('month', event_time), SUM(value)
+FROM meters_usageevent
+GROUP BY 1, 2, 3
+"""
 
 BASELINE_SQL = """
 SELECT i.customer_external_id, i.currency,
@@ -232,6 +264,18 @@ def main() -> None:
 
     base, rows = best(args.repeat, raw)
     print(f"baseline: raw SQL GROUP BY customer: {base * 1000:.1f} ms, {len(rows):,} groups")
+
+    def raw_events() -> list[Any]:
+        with connection.cursor() as cursor:
+            cursor.execute(EVENTS_SQL)
+            return list(cursor.fetchall())
+
+    events_time, groups = best(args.repeat, raw_events)
+    print(
+        f"baseline: raw SQL GROUP BY customer, meter, month over the "
+        f"{count * EVENTS_PER_LINE:,} usage events: {events_time * 1000:.1f} ms, "
+        f"{len(groups):,} groups"
+    )
     for by in GroupBy:
 
         def run(by: GroupBy = by) -> MarginReport:
@@ -240,7 +284,8 @@ def main() -> None:
         seconds, report = best(args.repeat, run)
         print(
             f"margin_report by {by.value:<9}: {seconds * 1000:7.1f} ms, "
-            f"{len(report.rows):>5,} rows, {seconds / base:5.1f}× the baseline"
+            f"{len(report.rows):>5,} rows, {seconds / base:5.1f}× the lines' GROUP BY, "
+            f"{seconds / events_time:4.1f}× the events' GROUP BY"
         )
     by_customer = margin_report(Filters(), GroupBy.CUSTOMER)
     sql_total = sum(r[2] or 0 for r in rows) - sum(r[3] or 0 for r in rows)
