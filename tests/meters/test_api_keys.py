@@ -251,13 +251,14 @@ def test_the_main_navigation_links_to_api_keys_after_customers(client: Client) -
     nav = re.search(r'<nav class="mainnav".*?</nav>', html, re.S)
     assert nav is not None
     links = re.findall(r'<a href="([^"]+)"[^>]*>([^<]+)</a>', nav.group())
-    assert [label for _, label in links][:7] == [
+    assert [label for _, label in links][:8] == [
         "Meters",
         "Pricing",
         "Coupons",
         "Tax rates",
         "Customers",
         "Invoices",
+        "Margins",  # an Admin sees costs
         "API keys",
     ]
     assert (KEYS_URL, "API keys") in links
