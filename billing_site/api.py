@@ -43,11 +43,11 @@ from invoices.credit_rest import router as credit_router
 from invoices.margin_rest import router as margin_router
 from invoices.rest import router as invoices_router
 from meters.api_keys import KeyRefused
-from meters.machine_http import ApiKeyAuth
+from meters.machine_http import FULL_ONLY, ApiKeyAuth
 from meters.records import loads
 from meters.rest import router as meters_router
 from pricing.catalog_rest import router as catalog_router
-from pricing.cost_rest import FULL_ONLY, cost_plan_or_none
+from pricing.cost_rest import cost_plan_or_none
 from pricing.cost_rest import router as cost_router
 from pricing.rest import ObjectId
 from pricing.rest import router as pricing_router

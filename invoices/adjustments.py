@@ -61,8 +61,12 @@ Kind = InvoiceAdjustment.Kind
 COUPON_PREFIX = "coupon:"
 
 
+LINE_PREFIX = "line:"
+
+
 def line_key(position: int) -> str:
-    return f"line:{position}"
+    """How an adjustment names the stored line it is on."""
+    return f"{LINE_PREFIX}{position}"
 
 
 def charges_of_lines(lines: Sequence[InvoiceLine]) -> list[Charge]:

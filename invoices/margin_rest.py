@@ -12,8 +12,7 @@ from ninja import P, QueryEx, Router, Schema
 
 from invoices.margin_report import Filters, GroupBy, MarginRow, margin_report, parse_month
 from invoices.rest import money
-from meters.machine_http import ApiKeyAuth
-from meters.models import ApiKey
+from meters.machine_http import FULL_ONLY
 
 router = Router(tags=["invoices"])
 
@@ -84,7 +83,7 @@ def _filters(
 @router.get(
     "/margins",
     response=MarginReportOut,
-    auth=ApiKeyAuth(scopes=(ApiKey.Scope.FULL,)),
+    auth=FULL_ONLY,
     summary="Margin report",
 )
 def margin_report_api(

@@ -55,6 +55,7 @@ class Coster:
         self.received_until = received_until
         self._versions: dict[int, list[PlanVersion]] = {}
         self._rates: dict[int, dict[int, RateSpec]] = {}
+        self._meters: dict[int, Meter] = {}
 
     def plan_for(self, customer: Customer) -> Plan | None:
         if customer.cost_plan_id is not None:
@@ -68,6 +69,11 @@ class Coster:
                 rate.meter_id: rate_spec(rate) for rate in version_rates(version_id)
             }
         return self._rates[version_id]
+
+    def _meter(self, pk: int) -> Meter:
+        if pk not in self._meters:
+            self._meters[pk] = Meter.objects.get(pk=pk)
+        return self._meters[pk]
 
     def versions(self, plan: Plan) -> list[PlanVersion]:
         if plan.pk not in self._versions:
@@ -115,7 +121,7 @@ class Coster:
             [(rule, _, _)] = spans
             rate = self.rates(by_number[rule.number].pk).get(section.meter_id)
             return [CostWindow(section.parts, rate)]
-        meter = Meter.objects.get(pk=section.meter_id)
+        meter = self._meter(section.meter_id)
         windows = []
         for rule, start, end in spans:
             window = Q(event_time__gte=start, event_time__lt=end)

@@ -38,7 +38,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Field
 
 from customers.models import Customer, PlanAssignment
-from invoices.adjustments import Adjusted, Adjuster, charges_of_lines, line_key
+from invoices.adjustments import LINE_PREFIX, Adjusted, Adjuster, charges_of_lines, line_key
 from invoices.builder import Invoice as InvoiceContent
 from invoices.builder import (
     InvoiceSection,
@@ -593,7 +593,7 @@ def billed_by_line(invoice: Invoice) -> dict[int, Decimal]:
     already in the amount). One query for the lines, one for the steps."""
     lines = list(invoice.lines.order_by("position"))
     change: dict[str, Decimal] = {}
-    for adjustment in invoice.adjustments.filter(line_key__startswith="line:"):
+    for adjustment in invoice.adjustments.filter(line_key__startswith=LINE_PREFIX):
         sign = {InvoiceAdjustment.Kind.DISCOUNT: -1, InvoiceAdjustment.Kind.TAX: 1}.get(
             InvoiceAdjustment.Kind(adjustment.kind), 0
         )

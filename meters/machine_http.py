@@ -106,6 +106,11 @@ class ApiKeyAuth(APIKeyHeader):
         return api_key_authorize(request, scopes=scopes)
 
 
+# Operations that only `full` keys may call, reads included: cost data
+# (cost plans, margins), which a `read` key must never see.
+FULL_ONLY = ApiKeyAuth(scopes=(ApiKey.Scope.FULL,))
+
+
 def read_json(request: HttpRequest, limit: int = MAX_BODY_BYTES) -> Any:
     """The request body as JSON (plain or gzip), floats as exact Decimals."""
     try:

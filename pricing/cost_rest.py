@@ -16,8 +16,7 @@ from django.http import Http404, HttpRequest
 from django.utils import timezone
 from ninja import Body, Field, Router, Schema, Status
 
-from meters.machine_http import ApiKeyAuth
-from meters.models import ApiKey
+from meters.machine_http import FULL_ONLY
 from pricing.cost_sheets import read_sheet_json, sheet_to_dict
 from pricing.cost_views import cost_sheet_apply
 from pricing.models import Plan
@@ -27,7 +26,6 @@ from pricing.schema import rate_to_dict
 from pricing.selectors import plan_rates, plan_versions, rate_draft
 from pricing.services import cost_plan_make_default, plan_create
 
-FULL_ONLY = ApiKeyAuth(scopes=(ApiKey.Scope.FULL,))
 router = Router(tags=["cost plans"], auth=FULL_ONLY)
 
 

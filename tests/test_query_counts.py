@@ -23,7 +23,7 @@ from django.urls import reverse
 from time_machine import TimeMachineFixture
 
 from customers.models import Customer
-from customers.services import plan_assign
+from customers.services import customer_cost_plan_set, plan_assign
 from invoices.builder import customer_periods
 from invoices.closing import close_periods
 from invoices.discounts import coupon_redeem
@@ -322,6 +322,25 @@ def test_tax_rates_page_and_its_partial_are_flat(client: Client) -> None:
 
     assert_flat(lambda: client.get(url), lambda: tax_rates(MANY))
     assert_flat(lambda: client.get(url, headers=HTMX), lambda: tax_rates(10))
+
+
+def test_cost_plans_page_is_flat(client: Client) -> None:
+    def cost_plans(n: int) -> None:
+        """`n` cost plans, each with a rate and a customer of its own."""
+        for meter in meters(n):
+            plan = plan_create(
+                name=f"Costs {Plan.objects.count()}",
+                billing_period="monthly",
+                currency="USD",
+                kind="cost",
+            )
+            rate_create(plan=plan, meter=meter, unit_price=Decimal("0.001"))
+            customer_cost_plan_set(customer=CustomerFactory.create(), plan=plan)
+
+    cost_plans(2)
+    url = reverse("pricing:cost_plans")
+
+    assert_flat(lambda: client.get(url), lambda: cost_plans(10))
 
 
 def test_plan_page_is_flat_in_its_fees_and_tax_rates(client: Client) -> None:
