@@ -276,6 +276,10 @@ SELLER_NAME = env_str("SELLER_NAME", "Tally Demo Inc.")
 SELLER_ADDRESS = env_str(
     "SELLER_ADDRESS", "1 Market Street\nSan Francisco, CA 94105\nUnited States"
 )
+# How amounts, numbers and dates are written (a CLDR locale: en_US, de_DE,
+# ja_JP): on every page, and on the invoices of customers with no locale of
+# their own (pricing.locales).
+SELLER_LOCALE = env_str("SELLER_LOCALE", "en_US")
 
 # Invoice and credit-note numbers: `{year}` is the issue year, `{seq}` the
 # gapless sequence number (one sequence per kind, never reset, never reused).

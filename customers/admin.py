@@ -20,9 +20,11 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 from customers.customer_rules import (
+    clean_locale,
     clean_tax_id,
     customer_id_problem,
     customer_name_problem,
+    locale_problems,
     tax_problems,
 )
 from customers.forms import BillingRules, tax_status_field
@@ -165,8 +167,10 @@ class CustomerAdminForm(BillingRules, forms.ModelForm):  # type: ignore[type-arg
         tax_id = clean_tax_id(str(data.get("tax_id") or ""), country)
         tax_status = str(data.get("tax_status") or "")
         data["tax_id"] = tax_id
-        for field, message in tax_problems(
-            country=country, tax_id=tax_id, tax_status=tax_status
+        data["locale"] = locale = clean_locale(str(data.get("locale") or ""))
+        for field, message in (
+            tax_problems(country=country, tax_id=tax_id, tax_status=tax_status)
+            | locale_problems(locale=locale)
         ).items():
             if field not in self.errors:
                 self.add_error(field, message)

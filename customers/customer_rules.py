@@ -20,6 +20,9 @@ ID (at most MAX_TAX_ID characters; for a customer in an EU member state, a
 valid EU VAT number, checked and stored compact by python-stdnum), and a tax
 status (pricing.invoice_steps.TaxStatus); a reverse-charge customer needs a
 tax ID, which the invoice must show.
+
+How the customer reads their invoices: a locale (pricing.locales), or none,
+for the seller's.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from stdnum.exceptions import ValidationError as NumberError
 from meters.meter_rules import has_control_characters
 from meters.validation import MAX_ID_LENGTH, UNSTORABLE
 from pricing.invoice_steps import TaxStatus
+from pricing.locales import canonical_locale, locale_problem
 from pricing.schema import MAX_NET_TERMS_DAYS, net_terms_problem
 
 MAX_CUSTOMER_ID = MAX_ID_LENGTH
@@ -119,6 +123,19 @@ def billing_problems(*, billing_address: str, net_terms_days: object) -> dict[st
         "net_terms_days": net_terms_days_problem(net_terms_days),
     }
     return {field: message for field, message in problems.items() if message}
+
+
+def clean_locale(locale: str) -> str:
+    """The locale as stored: Babel's name for it (`de-DE` → `de_DE`), or as
+    given, stripped, when there is no such locale (locale_problems says so)."""
+    locale = locale.strip()
+    return canonical_locale(locale) or locale
+
+
+def locale_problems(*, locale: str) -> dict[str, str]:
+    """The locale's problem by field name (pricing.locales), for a cleaned one."""
+    problem = locale_problem(locale)
+    return {"locale": problem} if problem else {}
 
 
 def in_eu(country: str) -> bool:

@@ -17,11 +17,20 @@ from customers.customer_rules import (
 )
 from customers.models import Customer
 from pricing.invoice_steps import TaxStatus
+from pricing.locales import locale_choices, locale_label
 from pricing.models import Plan
+from pricing.money import default_locale
 from pricing.schema import MAX_NET_TERMS_DAYS
 
 DATETIME_INPUT = "%Y-%m-%dT%H:%M"
-BILLING_FIELDS = ("billing_address", "net_terms_days", "country", "tax_id", "tax_status")
+BILLING_FIELDS = (
+    "billing_address",
+    "net_terms_days",
+    "country",
+    "tax_id",
+    "tax_status",
+    "locale",
+)
 
 
 def _billing_address_field() -> forms.CharField:
@@ -64,6 +73,22 @@ def _tax_id_field() -> forms.CharField:
         max_length=MAX_TAX_ID,
         help_text="The customer's VAT or tax number, printed on invoices (required for "
         "reverse charge).",
+    )
+
+
+def _locale_options() -> list[tuple[str, str]]:
+    return [("", f"Yours: {locale_label(default_locale())}"), *locale_choices()]
+
+
+def _locale_field() -> forms.ChoiceField:
+    # Any CLDR locale (pricing.locales); customers.services checks it, so a
+    # locale the list lacks is refused in the rule's words, on this field.
+    return forms.ChoiceField(
+        label="Invoice locale",
+        required=False,
+        choices=_locale_options,
+        help_text="How amounts, numbers and dates are written on this customer's invoices "
+        "and PDFs, e.g. 1.234,56 € for German (Germany). An issued invoice keeps its locale.",
     )
 
 
@@ -114,6 +139,7 @@ class CustomerForm(BillingRules, forms.ModelForm[Customer]):
     country = _country_field()
     tax_id = _tax_id_field()
     tax_status = tax_status_field()
+    locale = _locale_field()
 
     class Meta:
         model = Customer
@@ -164,6 +190,7 @@ class CustomerEditForm(BillingRules, forms.Form):
     country = _country_field()
     tax_id = _tax_id_field()
     tax_status = tax_status_field()
+    locale = _locale_field()
 
     def __init__(self, *args: Any, sees_costs: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

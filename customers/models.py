@@ -6,7 +6,9 @@ from django.urls import reverse
 from django_countries.fields import CountryField
 
 from pricing.invoice_steps import TaxStatus
+from pricing.locales import MAX_LOCALE, locale_label
 from pricing.models import Plan
+from pricing.money import default_locale
 
 
 class Customer(models.Model):
@@ -43,6 +45,14 @@ class Customer(models.Model):
         default=TaxStatus.TAXABLE,
         help_text="Exempt and reverse-charge customers are charged no tax.",
     )
+    # How the customer reads amounts, numbers and dates on their invoices
+    # (pricing.locales); empty: the seller's (settings.SELLER_LOCALE).
+    locale = models.CharField(
+        max_length=MAX_LOCALE,
+        blank=True,
+        help_text="How amounts, numbers and dates are written on this customer's invoices "
+        "(e.g. de_DE, ja_JP); empty uses yours.",
+    )
     # What this customer's usage costs us, when not the default cost plan
     # (a dedicated deployment, say): pricing.costing.
     cost_plan = models.ForeignKey(
@@ -70,6 +80,16 @@ class Customer(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.customer_id})"
+
+    @property
+    def invoice_locale(self) -> str:
+        """The locale the customer's invoices are written in: their own,
+        else the seller's."""
+        return self.locale or default_locale()
+
+    @property
+    def locale_label(self) -> str:
+        return locale_label(self.invoice_locale)
 
     def get_absolute_url(self) -> str:
         return reverse("customers:detail", args=[self.pk])

@@ -64,6 +64,13 @@ TAX_STATUS = Field(
 )
 
 
+LOCALE = Field(
+    "",
+    description="How amounts, numbers and dates are written on the customer's invoices: a "
+    "CLDR locale such as de_DE or ja-JP (stored as de_DE, ja_JP); empty uses the seller's.",
+)
+
+
 class CustomerIn(Schema):
     name: str
     customer_id: str  # your own ID; usage events send it as customerId
@@ -73,6 +80,7 @@ class CustomerIn(Schema):
     country: str = COUNTRY
     tax_id: str = TAX_ID
     tax_status: str = TAX_STATUS
+    locale: str = LOCALE
 
 
 class CustomerOut(Schema):
@@ -85,6 +93,7 @@ class CustomerOut(Schema):
     country: str
     tax_id: str
     tax_status: str
+    locale: str
     enabled: bool
     created_by_ingestion: bool
     created_at: datetime
@@ -173,6 +182,7 @@ def customer_add(request: HttpRequest, payload: CustomerIn) -> Status[Customer]:
     invoices; `net_terms_days` (0 to 365) replaces the plan's payment terms.
     `country`, `tax_id` and `tax_status` say how the customer is taxed (an EU
     customer's tax ID must be a valid VAT number; reverse charge needs one).
+    `locale` says how their invoices write amounts and dates.
     A broken rule, or an ID taken even by a request at the same moment, is a
     400 naming the field."""
     return Status(201, customer_create(**payload.model_dump()))
@@ -190,12 +200,13 @@ class CustomerPatch(Schema):
     country: str | None = None
     tax_id: str | None = None
     tax_status: str | None = None
+    locale: str | None = None
 
 
 @router.patch("/customers/{id}", response=CustomerOut, summary="Change a customer")
 def customer_change(request: HttpRequest, pk: ObjectId, payload: CustomerPatch) -> Customer:
     """Change the customer's `name`, `email`, `billing_address`,
-    `net_terms_days`, `country`, `tax_id` and/or `tax_status` (a field left
+    `net_terms_days`, `country`, `tax_id`, `tax_status` and/or `locale` (a field left
     out keeps its value; `"net_terms_days":
     null` returns the customer to the plan's terms). The create rules apply;
     a broken one is a 400 naming the field, and nothing changes. The customer
@@ -213,6 +224,7 @@ def customer_change(request: HttpRequest, pk: ObjectId, payload: CustomerPatch) 
         country=KEEP if payload.country is None else payload.country,
         tax_id=KEEP if payload.tax_id is None else payload.tax_id,
         tax_status=KEEP if payload.tax_status is None else payload.tax_status,
+        locale=KEEP if payload.locale is None else payload.locale,
     )
 
 

@@ -13,9 +13,11 @@ from django.db.models import Q
 from customers.customer_rules import (
     billing_problems,
     clean_billing_address,
+    clean_locale,
     clean_tax_id,
     customer_name_problem,
     customer_problems,
+    locale_problems,
     tax_problems,
 )
 from customers.models import Customer, PlanAssignment
@@ -50,6 +52,7 @@ def customer_create(
     country: str = "",
     tax_id: str = "",
     tax_status: str = TaxStatus.TAXABLE,
+    locale: str = "",
 ) -> Customer:
     """Create a customer held to customers.customer_rules (every broken rule
     at once, by field). A taken ID is refused with the same message whether
@@ -58,10 +61,12 @@ def customer_create(
     customer_id, name = customer_id.strip(), name.strip()
     billing_address = clean_billing_address(billing_address)
     tax = _tax_fields(country, tax_id, tax_status)
+    locale = clean_locale(locale)
     problems = (
         customer_problems(customer_id=customer_id, name=name)
         | billing_problems(billing_address=billing_address, net_terms_days=net_terms_days)
         | tax_problems(**tax)
+        | locale_problems(locale=locale)
     )
     if problems:
         raise ValidationError(problems)
@@ -71,6 +76,7 @@ def customer_create(
         email=email.strip(),
         billing_address=billing_address,
         net_terms_days=net_terms_days,
+        locale=locale,
         **tax,
     )
     customer.full_clean()
@@ -125,9 +131,11 @@ def customer_update(
     country: str | Stored = KEEP,
     tax_id: str | Stored = KEEP,
     tax_status: str | Stored = KEEP,
+    locale: str | Stored = KEEP,
 ) -> Customer:
     """Change the customer's name and email, and (unless KEEP) their billing
-    address, payment terms (None: the plan's) and tax details, held to the create rules
+    address, payment terms (None: the plan's), tax details and locale ("":
+    the seller's), held to the create rules
     (customers.customer_rules, the email field's validators); every broken
     rule at once, by field, and nothing changes unless all hold.
 
@@ -146,6 +154,7 @@ def customer_update(
         customer.tax_id if isinstance(tax_id, Stored) else tax_id,
         customer.tax_status if isinstance(tax_status, Stored) else tax_status,
     )
+    locale = customer.locale if isinstance(locale, Stored) else clean_locale(locale)
     problems: dict[str, list[str]] = {}
     if name_problem := customer_name_problem(name):
         problems["name"] = [name_problem]
@@ -154,12 +163,13 @@ def customer_update(
     except ValidationError as exc:
         problems.update(exc.message_dict)
     billing = billing_problems(billing_address=address, net_terms_days=days)
-    for field, message in (billing | tax_problems(**tax)).items():
+    for field, message in (billing | tax_problems(**tax) | locale_problems(locale=locale)).items():
         problems[field] = [message]
     if problems:
         raise ValidationError(problems)
     customer.name, customer.email = name, email
     customer.billing_address, customer.net_terms_days = address, days
+    customer.locale = locale
     for field, value in tax.items():
         setattr(customer, field, value)
     customer.created_by_ingestion = False
@@ -170,6 +180,7 @@ def customer_update(
             "billing_address",
             "net_terms_days",
             *tax,
+            "locale",
             "created_by_ingestion",
         ]
     )

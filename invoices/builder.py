@@ -38,8 +38,9 @@ from meters.selectors import (
 )
 from pricing.costing import LineCost
 from pricing.invoice_steps import TAX_NOTES, StepsSummary, TaxStatus
+from pricing.locales import language_tag, locale_label
 from pricing.models import PlanVersion, Rate
-from pricing.money import exact_sum
+from pricing.money import DEFAULT_LOCALE, exact_sum
 from pricing.periods import BillingAnchor, BillingPeriod, Period, Schedule
 from pricing.rating import (
     Aggregation,
@@ -158,6 +159,18 @@ class Header:
     customer_country: str = ""
     customer_tax_id: str = ""
     tax_note: str = ""
+    # The locale it is written in (pricing.locales): the customer's, else the
+    # seller's; an issued invoice's, as issued.
+    locale: str = DEFAULT_LOCALE
+
+    @property
+    def language(self) -> str:
+        """The locale as a BCP 47 tag, for the document's `lang`."""
+        return language_tag(self.locale)
+
+    @property
+    def locale_label(self) -> str:
+        return locale_label(self.locale)
 
 
 def simplify(sections: list[InvoiceSection]) -> list[SimpleLine]:
@@ -231,6 +244,7 @@ class Invoice(SectionedLines):
             customer_country=str(c.country.name or ""),
             customer_tax_id=c.tax_id,
             tax_note=TAX_NOTES[TaxStatus(c.tax_status)],
+            locale=c.invoice_locale,
         )
 
 

@@ -26,7 +26,9 @@ from django.urls import reverse
 from customers.models import Customer, PlanAssignment
 from meters.fields import ExactDecimalField
 from meters.models import Meter
+from pricing.locales import MAX_LOCALE, language_tag
 from pricing.models import Coupon, Plan
+from pricing.money import DEFAULT_LOCALE
 from pricing.rating import LineKind
 
 
@@ -95,6 +97,10 @@ class Invoice(models.Model):
     customer_country = models.CharField(max_length=2, null=True, blank=True)
     customer_tax_id = models.CharField(max_length=64, null=True, blank=True)
     customer_tax_status = models.CharField(max_length=20, null=True, blank=True)
+    # The locale the invoice is written in (pricing.locales): the customer's,
+    # else the seller's, when it was issued. Null on invoices issued before
+    # there were locales: they were written in en_US (migration 0009).
+    customer_locale = models.CharField(max_length=MAX_LOCALE, null=True, blank=True)
     seller_name = models.CharField(max_length=200, blank=True)
     seller_address = models.TextField(blank=True)
     plan_name = models.CharField(max_length=200, blank=True)
@@ -169,6 +175,18 @@ class Invoice(models.Model):
         drew (an invoice issued before credit existed asks its total)."""
         due: Decimal | None = self.amount_due if self.amount_due is not None else self.total
         return due
+
+    @property
+    def locale(self) -> str:
+        """The locale it is written in: as issued (en_US, for invoices issued
+        before locales), or for a draft the customer's now."""
+        if self.is_draft:
+            return self.customer.invoice_locale
+        return self.customer_locale or DEFAULT_LOCALE
+
+    @property
+    def language(self) -> str:
+        return language_tag(self.locale)
 
 
 # The columns a finalized invoice may still change, and the moves allowed.

@@ -313,6 +313,8 @@ class SnapshotOut(Schema):
     seller_name: str
     seller_address: str
     plan_name: str
+    # The locale its amounts and dates are written in (pricing.locales).
+    locale: str
 
 
 class StoredLineOut(Schema):
@@ -519,6 +521,7 @@ def stored_invoice_json(invoice: StoredInvoice) -> dict[str, Any]:
             "seller_address": invoice.seller_address,
             "plan_name": invoice.plan_name,
             "plan_version": invoice.plan_version,
+            "locale": "" if invoice.is_draft else invoice.locale,
         },
         "credited": money(credit_total, currency),
         "remaining": None

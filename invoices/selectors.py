@@ -34,7 +34,7 @@ from pricing.costing import ZERO, LineCost
 from pricing.coupons import describe
 from pricing.invoice_steps import TAX_NOTES, DiscountKind, StepsSummary, TaxStatus
 from pricing.models import Coupon
-from pricing.money import exact_sum
+from pricing.money import DEFAULT_LOCALE, exact_sum
 from pricing.rating import LineKind, PricedLine, UnpricedUsage
 
 
@@ -140,6 +140,7 @@ def stored_content(invoice: Invoice) -> StoredContent:
         customer_country=str(countries.name(invoice.customer_country or "")),
         customer_tax_id=invoice.customer_tax_id or "",
         tax_note=TAX_NOTES[TaxStatus(invoice.customer_tax_status or TaxStatus.TAXABLE)],
+        locale=invoice.customer_locale or DEFAULT_LOCALE,
         plan_name=invoice.plan_name,
         period_start=invoice.period_start,
         usage_end=invoice.usage_end,

@@ -260,7 +260,7 @@ def _store_lines(
 SNAPSHOT_FIELDS = [
     "usage_end", "usage_cutoff", "issue_date", "due_date", "net_terms_days", "customer_name",
     "customer_external_id", "customer_email", "customer_address", "customer_country",
-    "customer_tax_id", "customer_tax_status", "seller_name",
+    "customer_tax_id", "customer_tax_status", "customer_locale", "seller_name",
     "seller_address", "plan_name", "plan_version", "billing_period", "currency", "total",
     "credits_applied", "amount_due", "finalized_at", "on_hold",
 ]  # fmt: skip
@@ -313,6 +313,7 @@ def freeze_snapshot(
     invoice.customer_country = str(customer.country.code or "")
     invoice.customer_tax_id = customer.tax_id
     invoice.customer_tax_status = customer.tax_status
+    invoice.customer_locale = customer.invoice_locale
     invoice.seller_name = settings.SELLER_NAME
     invoice.seller_address = settings.SELLER_ADDRESS
     invoice.plan_name = plan.name

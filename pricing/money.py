@@ -13,7 +13,9 @@ No ORM imports here.
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from copy import copy
 from decimal import (
     ROUND_HALF_UP,
@@ -32,6 +34,7 @@ from decimal import (
 )
 from fractions import Fraction
 from functools import lru_cache, wraps
+from typing import Any
 
 from babel import Locale
 from babel.numbers import NumberPattern, get_currency_symbol, parse_pattern
@@ -39,11 +42,42 @@ from babel.numbers import NumberPattern, get_currency_symbol, parse_pattern
 # Defined below pricing, in meters (whose event tables show quantities too);
 # re-exported so money formatting is imported from one place.
 from meters.quantities import format_quantity as format_quantity
+from pricing.locales import without_bidi_marks
 
 ROUNDING = ROUND_HALF_UP
-# How amounts are written (Babel's locale data, CLDR) until customers carry
-# their own locale.
+# How amounts and numbers are written (Babel's locale data, CLDR) when no
+# locale is given: the one `formatting_locale` sets (an invoice in its
+# customer's locale; pricing.locales), else the seller's, which the pricing
+# app sets at start from settings.SELLER_LOCALE (`set_default_locale`).
 DEFAULT_LOCALE = "en_US"
+_LOCALE: ContextVar[str | None] = ContextVar("formatting_locale", default=None)
+_default_locale = DEFAULT_LOCALE
+
+
+def set_default_locale(locale: str) -> None:
+    global _default_locale
+    _default_locale = locale
+
+
+@contextmanager
+def formatting_locale(locale: str) -> Iterator[str]:
+    """Write money, numbers and dates in `locale` inside the block (an
+    invoice in its customer's locale), wherever they are formatted."""
+    token = _LOCALE.set(locale)
+    try:
+        yield locale
+    finally:
+        _LOCALE.reset(token)
+
+
+def current_locale() -> str:
+    return _LOCALE.get() or _default_locale
+
+
+def default_locale() -> str:
+    """The locale when no customer's applies: the seller's."""
+    return _default_locale
+
 
 # The widest number pricing can meet (derivation in docs/PRICING.md, "Exact at
 # every size"): a period's quantity is a sum of at most 2**63 events (a bigint
@@ -199,23 +233,48 @@ def fraction_decimal(amount: Fraction) -> Decimal:
     return Decimal(scaled.numerator).scaleb(-places, context=EXACT)
 
 
-def format_money(amount: Decimal, currency: str, locale: str = DEFAULT_LOCALE) -> str:
+def format_money(amount: Decimal, currency: str, locale: str | None = None) -> str:
     """`$1,234.50`, `¥1,235`, `-$0.10`, `1.234,50 €` (de_DE): Babel's
     locale-aware currency format (CLDR) of the amount rounded first by our
     one rule, at the currency's minor unit, so Babel's half-even rounding
     never applies (it is given nothing to round). Lines and totals are
     already rounded; unit prices use `format_unit_price`."""
     rounded = round_money(amount, currency)
-    return _currency_text(rounded, currency, locale, minor_unit_exponent(currency))
+    return _currency_text(
+        rounded, currency, locale or current_locale(), minor_unit_exponent(currency)
+    )
 
 
-def format_unit_price(price: Decimal, currency: str, locale: str = DEFAULT_LOCALE) -> str:
+def format_unit_price(price: Decimal, currency: str, locale: str | None = None) -> str:
     """A unit price with every significant digit it has (at least the currency's
     minor unit), in the locale's currency format: `$0.00001`, `$0.01`, `$2.50`."""
     exponent = minor_unit_exponent(currency)
     normalized = price.normalize(EXACT)
     places = max(exponent, -int(normalized.as_tuple().exponent))
-    return _currency_text(price, currency, locale, places)
+    return _currency_text(price, currency, locale or current_locale(), places)
+
+
+def format_number(value: Decimal, locale: str | None = None) -> str:
+    """A quantity in the locale's decimal format, every digit it has and no
+    trailing zeros: `1,234.5` (en_US), `1.234,5` (de_DE), `1'234,5` (fr_CH).
+    Exact at any size, like meters.quantities.format_quantity."""
+    _, digits, exponent = value.as_tuple()
+    if not isinstance(exponent, int):
+        raise ValueError(f"not a number: {value}")
+    kept = "".join(map(str, digits)).rstrip("0")
+    places = max(0, -exponent - (len(digits) - len(kept))) if kept else 0
+    where, pattern = _number_pattern(locale or current_locale(), places)
+    with localcontext(EXACT):
+        text = pattern.apply(value.copy_abs() if value.is_zero() else value, where)
+    return without_bidi_marks(text.replace(_APOSTROPHE_STAND_IN, "'"))
+
+
+@lru_cache(maxsize=256)
+def _number_pattern(locale: str, places: int) -> tuple[Locale, NumberPattern]:
+    where = _writing_locale(locale)
+    pattern = copy(parse_pattern(where.decimal_formats[None].pattern))
+    pattern.frac_prec = (places, places)
+    return where, pattern
 
 
 def _currency_text(amount: Decimal, currency: str, locale: str, places: int) -> str:
@@ -234,16 +293,45 @@ def _currency_text(amount: Decimal, currency: str, locale: str, places: int) -> 
             currency=currency.upper(),
             currency_digits=False,
             decimal_quantization=True,
-        )
-    return _spaced(text, get_currency_symbol(currency.upper(), where))
+        ).replace(_APOSTROPHE_STAND_IN, "'")
+    return without_bidi_marks(_spaced(text, get_currency_symbol(currency.upper(), where)))
 
 
 @lru_cache(maxsize=256)
 def _currency_pattern(locale: str, places: int) -> tuple[Locale, NumberPattern]:
-    where = Locale.parse(locale)
+    where = _writing_locale(locale)
     pattern = copy(parse_pattern(where.currency_formats["standard"].pattern))
     pattern.frac_prec = (places, places)
     return where, pattern
+
+
+# Babel (2.19) reads a pair of apostrophes in a written number as quoted
+# pattern text and drops them, so a locale grouping with an apostrophe
+# (de_CH, fr_CH) lost its separators from a million up: 1'234'567 came out
+# 1234567. While Babel writes, such a locale groups with this stand-in
+# (a private-use character), put back once Babel is done.
+_APOSTROPHE_STAND_IN = "\ue000"
+
+
+class _ApostropheSafeLocale(Locale):
+    @property
+    def number_symbols(self) -> Any:
+        return {
+            system: {
+                **symbols,
+                "group": symbols.get("group", ",").replace("'", _APOSTROPHE_STAND_IN),
+            }
+            for system, symbols in super().number_symbols.items()
+        }
+
+
+def _writing_locale(locale: str) -> Locale:
+    where = Locale.parse(locale)
+    if "'" not in where.number_symbols["latn"].get("group", ","):
+        return where
+    return _ApostropheSafeLocale(
+        where.language, where.territory, where.script, where.variant, where.modifier
+    )
 
 
 def _spaced(text: str, symbol: str) -> str:

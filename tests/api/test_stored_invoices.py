@@ -62,6 +62,7 @@ def test_the_guides_issued_invoice_as_stored(api: Api, issued: Guide) -> None:
     assert answer["period_start"] == "2025-03-01T00:00:00Z"
     assert answer["snapshot"]["customer_id"] == CUSTOMER_ID
     assert answer["snapshot"]["plan_name"] == "Chatbot Usage Plan"
+    assert answer["snapshot"]["locale"] == "en_US"
     assert answer["usage_to_date"] is None
     lines = answer["lines"]
     assert [line["position"] for line in lines] == sorted(line["position"] for line in lines)
