@@ -71,8 +71,9 @@ def accept_confirms(page) -> list[str]:  # type: ignore[no-untyped-def]
 
 
 def day(value: date) -> str:
-    """A date as the pages show it: 5 Mar 2025."""
-    return f"{value.day} {value:%b %Y}"
+    """A date as the invoice page writes it in the customer's locale (here
+    the seller's, en_US): Mar 5, 2025."""
+    return f"{value:%b} {value.day}, {value.year}"
 
 
 def fact(page, name: str) -> str:  # type: ignore[no-untyped-def]

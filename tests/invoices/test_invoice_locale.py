@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import re
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 from django.db import IntegrityError, connection, transaction
@@ -18,7 +19,8 @@ from time_machine import TimeMachineFixture
 from customers.services import customer_update
 from invoices.closing import close_periods
 from invoices.models import Invoice
-from invoices.pdf import render_stored_invoice_pdf
+from invoices.pdf import render_credit_note_pdf, render_stored_invoice_pdf
+from invoices.services import CreditRequest, credit_note_create
 from tests.factories import Guide, guide_setup
 from tests.fixtures import element, page, text
 
@@ -154,3 +156,23 @@ def test_an_invoice_issued_before_locales_reads_as_it_was_written_in_en_us(
 
     assert invoice.locale == "en_US"
     assert "$0.14" in pdf_text(render_stored_invoice_pdf(invoice))
+
+
+def test_a_credit_note_is_written_in_its_invoices_locale(guide: Guide) -> None:
+    set_locale(guide, "de_DE")
+    close_periods(now=AFTER_GRACE)
+    invoice = Invoice.objects.get(assignment=guide.assignment, period_start=MARCH)
+    line = invoice.lines.get(description="API calls")
+    set_locale(guide, "en_US")
+
+    note = credit_note_create(
+        invoice=invoice,
+        requests=[CreditRequest(line, Decimal("0.05"))],
+        reason="Fünf Aufrufe fehlgeschlagen",
+        now=AFTER_GRACE,
+        actor="op",
+    )
+
+    content = pdf_text(render_credit_note_pdf(note)).replace(NBSP, " ")
+    assert "Total credited 0,05 $" in content
+    assert "01.03.2025" in content
