@@ -76,6 +76,7 @@ bench: setup
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/close.py
 	$(BIN)/python bench/margin_report.py
+	$(BIN)/python bench/pdf_render.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

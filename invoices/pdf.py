@@ -7,6 +7,7 @@ lines is worse than an error).
 
 from __future__ import annotations
 
+from html import unescape
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -14,11 +15,13 @@ from django.conf import settings
 from django.contrib.staticfiles import finders
 from django.contrib.staticfiles.storage import staticfiles_storage
 from django.template.loader import render_to_string
-from weasyprint import HTML
+from weasyprint import CSS, HTML
+from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import FatalURLFetchingError, URLFetcher, URLFetcherResponse
 
 from invoices import models
 from invoices.builder import Invoice
+from invoices.pdf_fonts import FONTS_DIR, decompressed_font, font_faces_css
 from invoices.selectors import StoredContent, stored_content
 
 # URLs in the PDF template resolve against this origin, which the fetcher
@@ -44,8 +47,11 @@ class StaticOnlyFetcher(URLFetcher):
             found = staticfiles_storage.path(name)
         if not found or isinstance(found, list):
             raise FileNotFoundError(f"no static file {parts.path!r}")
-        with open(found, "rb") as handle:
-            body = handle.read()
+        if name.startswith(f"{FONTS_DIR}/") and name.endswith(".woff2"):
+            body = decompressed_font(found)
+        else:
+            with open(found, "rb") as handle:
+                body = handle.read()
         mime = "text/css" if found.endswith(".css") else "application/octet-stream"
         return URLFetcherResponse(url, body, {"Content-Type": mime})
 
@@ -77,8 +83,19 @@ def render_credit_note_pdf(note: models.CreditNote) -> bytes:
 
 
 def _pdf(html: str) -> bytes:
+    fetcher = StaticOnlyFetcher()
     try:
-        pdf = HTML(string=html, base_url=STATIC_BASE, url_fetcher=StaticOnlyFetcher()).write_pdf()
+        # Only the vendored font faces this document's characters need: WeasyPrint
+        # loads every @font-face it is given, used or not (invoices/pdf_fonts.py).
+        font_config = FontConfiguration()
+        fonts = CSS(
+            string=font_faces_css(unescape(html)),
+            base_url=STATIC_BASE,
+            url_fetcher=fetcher,
+            font_config=font_config,
+        )
+        document = HTML(string=html, base_url=STATIC_BASE, url_fetcher=fetcher)
+        pdf = document.write_pdf(stylesheets=[fonts], font_config=font_config)
     except FatalURLFetchingError as exc:
         # A BaseException in WeasyPrint: re-raised as an ordinary error so Django
         # answers 500 and logs it, instead of the error escaping the handler.
