@@ -11,6 +11,7 @@ money is rounded by pricing.money's one rule before Babel writes it.
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import date
 from functools import lru_cache
 
@@ -90,3 +91,21 @@ def format_day(day: date, locale: str) -> str:
     `Mar 1, 2025` (en_US), `01.03.2025` (de_DE), `2025/03/01` (ja_JP),
     `01/03/2025` (ar_EG, without its directional marks)."""
     return without_bidi_marks(format_date(day, "medium", locale=locale))
+
+
+def text_direction(text: str) -> str:
+    """ "rtl" when the text's first strong character is right to left (Hebrew,
+    Arabic), else "ltr": the `dir` a name or address is shown with, so that
+    inside a left-to-right invoice it still reads in its own order."""
+    for char in text:
+        kind = unicodedata.bidirectional(char)
+        if kind in ("R", "AL"):
+            return "rtl"
+        if kind == "L":
+            return "ltr"
+    return "ltr"
+
+
+def is_right_to_left(locale: str) -> bool:
+    """Whether the locale's language is written right to left (ar, he, fa, ur)."""
+    return bool(Locale.parse(locale).character_order == "right-to-left")

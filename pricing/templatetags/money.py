@@ -10,8 +10,10 @@ from decimal import Decimal
 
 from django import template
 from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 
-from pricing.locales import format_day
+from pricing.locales import format_day, is_right_to_left, text_direction
 from pricing.money import (
     current_locale,
     format_money,
@@ -39,13 +41,26 @@ def quantity(value: Decimal | int | None) -> str:
 
 
 @register.filter
-def day(value: date | datetime | None) -> str:
+def day(value: date | datetime | None) -> str | SafeString:
     """A date (a moment: its date where Tally bills) as the locale writes it."""
     if value is None:
         return ""
     if isinstance(value, datetime):
         value = timezone.localdate(value) if timezone.is_aware(value) else value.date()
-    return format_day(value, current_locale())
+    locale = current_locale()
+    written = format_day(value, locale)
+    if is_right_to_left(locale):
+        # A Hebrew date (1 במרץ 2025) read in its own order inside a
+        # left-to-right invoice.
+        return format_html('<span dir="rtl">{}</span>', written)
+    return written
+
+
+@register.filter
+def text_dir(value: object) -> str:
+    """`dir="{{ name|text_dir }}"`: a customer's text, or a date written in
+    their locale, read in its own direction (pricing.locales.text_direction)."""
+    return text_direction(str(value))
 
 
 @register.tag

@@ -25,6 +25,7 @@ from pricing.locales import (
     language_tag,
     locale_choices,
     locale_problem,
+    text_direction,
     without_bidi_marks,
 )
 from pricing.money import (
@@ -220,3 +221,36 @@ def test_formatting_locale_applies_inside_its_block_only() -> None:
         assert format_number(D("1234.5")) == "1.234,5"
     assert current_locale() == before
     assert format_money(D("1234.5"), "EUR", "en_US") == "€1,234.50"
+
+
+@pytest.mark.parametrize(
+    ("text", "direction"),
+    [
+        ("חברת בדיקה בע״מ", "rtl"),
+        ("مختبر الأمل", "rtl"),
+        ("1 רחוב הרצל", "rtl"),  # the first letter decides, not the number before it
+        ("Acme GmbH", "ltr"),
+        ("株式会社テスト", "ltr"),
+        ("ACME شركة", "ltr"),
+        ("12345", "ltr"),
+        ("", "ltr"),
+    ],
+)
+def test_a_customers_text_reads_in_the_direction_of_its_first_letter(
+    text: str, direction: str
+) -> None:
+    assert text_direction(text) == direction
+
+
+def test_a_date_in_a_right_to_left_locale_is_shown_in_its_own_direction() -> None:
+    from django.template import engines
+
+    template = engines["django"].from_string(
+        "{% in_locale locale %}{{ when|day }}{% endin_locale %}"
+    )
+    when = date(2025, 3, 1)
+
+    assert (
+        template.render({"locale": "he_IL", "when": when}) == '<span dir="rtl">1 במרץ 2025</span>'
+    )
+    assert template.render({"locale": "de_DE", "when": when}) == "01.03.2025"
