@@ -106,6 +106,7 @@ def text_direction(text: str) -> str:
     return "ltr"
 
 
+@lru_cache(maxsize=64)
 def is_right_to_left(locale: str) -> bool:
     """Whether the locale's language is written right to left (ar, he, fa, ur)."""
     return bool(Locale.parse(locale).character_order == "right-to-left")

@@ -1,7 +1,7 @@
 """Template filters for money, numbers and dates, loaded as builtins
 (settings.TEMPLATES). Each writes in the locale in force
 (pricing.money.current_locale): an invoice's customer's inside
-`formatting_locale`, else the seller's."""
+`{% in_locale %}`, else the seller's."""
 
 from __future__ import annotations
 
@@ -58,8 +58,8 @@ def day(value: date | datetime | None) -> str | SafeString:
 
 @register.filter
 def text_dir(value: object) -> str:
-    """`dir="{{ name|text_dir }}"`: a customer's text, or a date written in
-    their locale, read in its own direction (pricing.locales.text_direction)."""
+    """`dir="{{ name|text_dir }}"`: a customer's name or address read in its
+    own direction (pricing.locales.text_direction)."""
     return text_direction(str(value))
 
 
