@@ -18,6 +18,8 @@ import shutil
 import subprocess
 import unicodedata
 from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -29,8 +31,11 @@ from pypdf import PdfReader
 
 from invoices import pdf as invoice_pdf
 from invoices.pdf_fonts import BASE_FAMILY, font_faces_css, vendored_fonts
+from meters.services import events_ingest, meter_create
 from pricing.locales import text_direction
-from tests.factories import Guide
+from pricing.services import rate_create
+from tests.factories import Guide, millis
+from tests.invoices.conftest import NOW
 from tests.scripts import SAMPLES as NAMES
 
 if TYPE_CHECKING:
@@ -42,7 +47,7 @@ class Sample:
     script: str
     text: str
     family: str  # the Noto family that must draw it
-    field: str = "name"  # where it goes: the customer's name, address, or the plan's name
+    field: str = "name"  # where: the customer's name or address, the plan's name, a dimension value
     locale: str = ""  # the customer's (a name's sample: tests.scripts)
     address: str = ""  # and their address, on the same invoice
 
@@ -57,6 +62,8 @@ SAMPLES = [
     Sample("japanese-plan", "従量課金プラン", "Noto Sans JP", field="plan"),
     Sample("chinese-plan", "按量计费方案", "Noto Sans JP", field="plan"),
     Sample("thai-plan", "แผนการใช้งาน", "Noto Sans Thai", field="plan"),
+    Sample("korean-dimension", "한국어 모델", "Noto Sans KR", field="dimension"),
+    Sample("devanagari-dimension", "हिंदी मॉडल", "Noto Sans Devanagari", field="dimension"),
 ]
 # Drawn right, but their text layer reads wrong: WeasyPrint maps each glyph
 # to the text of the first cluster it drew, and a glyph shared by clusters
@@ -91,9 +98,32 @@ def _on_guide(guide: Guide, sample: Sample) -> None:
     elif sample.field == "address":
         guide.customer.billing_address = sample.text
         guide.customer.save(update_fields=["billing_address"])
-    else:
+    elif sample.field == "plan":
         guide.plan.name = sample.text
         guide.plan.save(update_fields=["name"])
+    else:
+        # A meter whose dimension value is the sample, priced by a matrix row
+        # for it: the invoice line reads "Model tokens · <value>".
+        meter = meter_create(
+            label="Model tokens", api_name="model-tokens", meter_type="count", dimensions=["model"]
+        )
+        rate_create(
+            plan=guide.plan,
+            meter=meter,
+            dimensions=["model"],
+            matrix=[([sample.text], Decimal("0.001"))],
+            starts="current_period",
+            now=NOW,
+        )
+        record = {
+            "meterApiName": "model-tokens",
+            "meterValue": 1000,
+            "customerId": guide.customer.customer_id,
+            "meterTimeInMillis": millis(NOW - timedelta(minutes=1)),
+            "uniqueId": f"dimension-{sample.script}",
+            "dimensions": {"model": sample.text},
+        }
+        assert events_ingest(records=[record], now=NOW).accepted == 1
 
 
 def _download(client: Client, guide: Guide) -> Response:
