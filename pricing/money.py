@@ -42,6 +42,7 @@ from babel.numbers import NumberPattern, get_currency_symbol, parse_pattern
 # Defined below pricing, in meters (whose event tables show quantities too);
 # re-exported so money formatting is imported from one place.
 from meters.quantities import format_quantity as format_quantity
+from meters.quantities import significant_places
 from pricing.locales import without_bidi_marks
 
 ROUNDING = ROUND_HALF_UP
@@ -258,11 +259,7 @@ def format_number(value: Decimal, locale: str | None = None) -> str:
     """A quantity in the locale's decimal format, every digit it has and no
     trailing zeros: `1,234.5` (en_US), `1.234,5` (de_DE), `1'234,5` (fr_CH).
     Exact at any size, like meters.quantities.format_quantity."""
-    _, digits, exponent = value.as_tuple()
-    if not isinstance(exponent, int):
-        raise ValueError(f"not a number: {value}")
-    kept = "".join(map(str, digits)).rstrip("0")
-    places = max(0, -exponent - (len(digits) - len(kept))) if kept else 0
+    places = significant_places(value)
     where, pattern = _number_pattern(locale or current_locale(), places)
     with localcontext(EXACT):
         text = pattern.apply(value.copy_abs() if value.is_zero() else value, where)
