@@ -9,9 +9,11 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 
-from billing_site.roles import VIEWER
+from billing_site.roles import ADMIN
+from customers.models import Customer
 from customers.services import customer_create, plan_assign
 from invoices.closing import close_periods
 from invoices.models import Invoice
@@ -26,6 +28,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 # app) and the one font family a fresh machine has (.ci/run: fonts-dejavu-core).
 NOTO = {sample.family for sample in SAMPLES}
 SYSTEM = {"DejaVu Sans"}
+MONO = "DejaVu Sans Mono"  # the address field's monospace font (css/app.css)
 # Scripts that no font of a fresh machine has: only the vendored font can draw them.
 ONLY_NOTO = {"chinese", "japanese", "korean", "devanagari", "thai"}
 
@@ -38,20 +41,32 @@ def family(font_name: str) -> str:
 
 
 def fonts_drawing(page, selector: str) -> dict[str, int]:  # type: ignore[no-untyped-def]
-    """The fonts Chromium drew the element's text with, and how many glyphs
-    each (DevTools' CSS.getPlatformFontsForNode: what was really used)."""
+    """The fonts Chromium drew the element's first text with, and how many
+    glyphs each (DevTools' CSS.getPlatformFontsForNode: what was really
+    used), looking inside a form field's own shadow tree."""
     cdp = page.context.new_cdp_session(page)
     cdp.send("DOM.enable")
     cdp.send("CSS.enable")
     root = cdp.send("DOM.getDocument", {"depth": -1})["root"]["nodeId"]
     node = cdp.send("DOM.querySelector", {"nodeId": root, "selector": selector})["nodeId"]
-    text_node = cdp.send("DOM.describeNode", {"nodeId": node, "depth": 1})["node"]["children"][0]
+    tree = cdp.send("DOM.describeNode", {"nodeId": node, "depth": -1, "pierce": True})["node"]
+    text_node = first_text(tree)
     pushed = cdp.send(
         "DOM.pushNodesByBackendIdsToFrontend", {"backendNodeIds": [text_node["backendNodeId"]]}
     )
     fonts = cdp.send("CSS.getPlatformFontsForNode", {"nodeId": pushed["nodeIds"][0]})["fonts"]
     cdp.detach()
     return {font["familyName"]: font["glyphCount"] for font in fonts}
+
+
+def first_text(node: dict) -> dict:  # type: ignore[type-arg]
+    if node.get("nodeType") == 3 and node.get("nodeValue", "").strip():
+        return node
+    for child in [*node.get("shadowRoots", []), *node.get("children", [])]:
+        found = first_text(child)
+        if found:
+            return found
+    return {}
 
 
 def test_each_scripts_customer_reads_their_issued_invoice_in_their_own_script_and_locale(  # type: ignore[no-untyped-def]
@@ -75,7 +90,7 @@ def test_each_scripts_customer_reads_their_issued_invoice_in_their_own_script_an
         ]
         assert events_ingest(records=records, now=used).accepted == 4
     close_periods(now=max(now, month_start(now) + timedelta(hours=25)))
-    log_in(page, VIEWER)
+    log_in(page, ADMIN)
 
     for sample in SAMPLES:
         invoice = Invoice.objects.get(
@@ -96,6 +111,19 @@ def test_each_scripts_customer_reads_their_issued_invoice_in_their_own_script_an
             noto = {family(name) for name in drawn} - SYSTEM
             assert noto == {sample.family}, (sample.script, drawn)
         page.screenshot(path=artifacts / f"invoice-script-{sample.script}.png", full_page=True)
+
+    # The edit form shows the names in their fields, drawn the same way
+    # (Chromium's text fields do not fall back from system-ui: css/app.css).
+    for sample in [s for s in SAMPLES if s.script in ONLY_NOTO]:
+        customer = Customer.objects.get(customer_id=f"customer-{sample.script}")
+        page.goto(reverse("customers:edit", args=[customer.pk]))
+        assert page.get_by_label("Customer name").input_value() == sample.name
+        for field in ("#id_name", "#id_billing_address"):
+            # (A form field does not know the customer's language: a Chinese
+            # name takes the Japanese forms of the characters both have.)
+            noto = {family(name) for name in fonts_drawing(page, field)} - SYSTEM - {MONO}
+            assert noto and noto <= NOTO, (sample.script, field, noto)
+    page.screenshot(path=artifacts / "customer-edit-script-thai.png", full_page=True)
 
     # The amounts and dates follow each customer's locale.
     assert_written(page, "customer-japanese", last_month, "$0.14")
