@@ -5,6 +5,7 @@ text), users holding each role, and the permission check every page gets."""
 from __future__ import annotations
 
 import html as html_lib
+import json
 import re
 from typing import TYPE_CHECKING
 
@@ -92,3 +93,16 @@ def assert_login_redirect(response: Response, path: str) -> None:
     """Anonymous users are sent to the login page, and come back here after."""
     assert response.status_code == 302, response.status_code
     assert response["Location"] == f"{reverse('login')}?next={path}"
+
+
+def api_send(client: Client, method: str, path: str, body: dict[str, object]) -> tuple[int, dict]:  # type: ignore[type-arg]
+    """Send `body` as JSON to the native API with a new full-scope key: the
+    status and the JSON answer."""
+    from meters.api_keys import api_key_create
+    from meters.models import ApiKey
+
+    key = api_key_create(name=f"test {method} {path}"[:100], scope=ApiKey.Scope.FULL)[1]
+    response = getattr(client, method)(
+        path, json.dumps(body), content_type="application/json", headers={"X-API-KEY": key}
+    )
+    return response.status_code, response.json()

@@ -8,20 +8,10 @@ import importlib
 
 from django.db import migrations, models
 
-plan_version = importlib.import_module("invoices.migrations.0003_plan_version")
 commitments = importlib.import_module("invoices.migrations.0007_commitments")
+tax_snapshot = importlib.import_module("invoices.migrations.0005_customer_tax_snapshot")
 
 FROZEN = [*commitments.FROZEN, "customer_locale"]
-
-
-def _sqlite_trigger(frozen):  # type: ignore[no-untyped-def]
-    def run(apps, schema_editor):  # type: ignore[no-untyped-def]
-        if schema_editor.connection.vendor != "sqlite":
-            return
-        schema_editor.execute("DROP TRIGGER IF EXISTS invoices_invoice_immutable_update")
-        schema_editor.execute(plan_version._update_trigger(frozen))
-
-    return run
 
 
 class Migration(migrations.Migration):
@@ -35,5 +25,7 @@ class Migration(migrations.Migration):
             name="customer_locale",
             field=models.CharField(blank=True, max_length=35, null=True),
         ),
-        migrations.RunPython(_sqlite_trigger(FROZEN), _sqlite_trigger(commitments.FROZEN)),
+        migrations.RunPython(
+            tax_snapshot._sqlite_trigger(FROZEN), tax_snapshot._sqlite_trigger(commitments.FROZEN)
+        ),
     ]

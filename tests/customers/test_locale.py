@@ -5,7 +5,6 @@ customer page; none means the seller's (settings.SELLER_LOCALE)."""
 
 from __future__ import annotations
 
-import json
 import re
 
 import pytest
@@ -15,23 +14,13 @@ from pytest_django import Settings
 
 from customers.models import Customer
 from customers.services import customer_create, customer_update
-from meters.api_keys import api_key_create
-from meters.models import ApiKey
-from tests.fixtures import element, field_errors, page, text
+from tests.fixtures import api_send, element, field_errors, page, text
 
 pytestmark = pytest.mark.django_db
 
 CREATE_URL = reverse("customers:create")
 OPTION = re.compile(r'<option value="([^"]*)"[^>]*>([^<]*)</option>')
 UNKNOWN = "'xx_YY' is not a locale Tally knows (CLDR, e.g. de_DE or ja-JP)."
-
-
-def api(client: Client, method: str, path: str, body: dict[str, object]) -> tuple[int, dict]:  # type: ignore[type-arg]
-    key = api_key_create(name=f"locale {method}", scope=ApiKey.Scope.FULL)[1]
-    response = getattr(client, method)(
-        path, json.dumps(body), content_type="application/json", headers={"X-API-KEY": key}
-    )
-    return response.status_code, response.json()
 
 
 def test_the_create_page_offers_every_locale_and_the_customer_page_shows_the_chosen_one(
@@ -95,7 +84,7 @@ def test_the_edit_page_changes_the_locale_and_back_to_the_sellers(admin_client: 
 def test_the_api_takes_a_bcp47_tag_stores_babels_name_and_patches_only_what_it_is_sent(
     client: Client,
 ) -> None:
-    status, created = api(
+    status, created = api_send(
         client,
         "post",
         "/api/v1/customers",
@@ -103,12 +92,12 @@ def test_the_api_takes_a_bcp47_tag_stores_babels_name_and_patches_only_what_it_i
     )
     assert (status, created["locale"]) == (201, "zh_Hans_CN")
 
-    status, patched = api(
+    status, patched = api_send(
         client, "patch", f"/api/v1/customers/{created['id']}", {"name": "Acme Ltd"}
     )
     assert (status, patched["locale"]) == (200, "zh_Hans_CN")
 
-    status, patched = api(
+    status, patched = api_send(
         client, "patch", f"/api/v1/customers/{created['id']}", {"locale": "fr-CH"}
     )
     assert (status, patched["locale"]) == (200, "fr_CH")
@@ -116,7 +105,7 @@ def test_the_api_takes_a_bcp47_tag_stores_babels_name_and_patches_only_what_it_i
 
 @pytest.mark.parametrize("locale", ["xx_YY", "en_ZZ", "de_DE; DROP TABLE", "x" * 100])
 def test_the_api_names_the_locale_field_when_it_is_unknown(client: Client, locale: str) -> None:
-    status, answer = api(
+    status, answer = api_send(
         client,
         "post",
         "/api/v1/customers",

@@ -4,17 +4,13 @@ rules (customers.customer_rules.tax_problems), shown on the customer page."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
 from django.test import Client
 from django.urls import reverse
 
 from customers.models import Customer
 from customers.services import customer_create
-from meters.api_keys import api_key_create
-from meters.models import ApiKey
-from tests.fixtures import element, field_errors, page, text
+from tests.fixtures import api_send, element, field_errors, page, text
 
 pytestmark = pytest.mark.django_db
 
@@ -26,14 +22,6 @@ BAD_DE_MESSAGE = (
     "The number's checksum or check digit is invalid."
 )
 REVERSE_NEEDS_ID = "A reverse-charge customer needs a tax ID: the invoice must show it."
-
-
-def api(client: Client, method: str, path: str, body: dict[str, object]) -> tuple[int, dict]:  # type: ignore[type-arg]
-    key = api_key_create(name=f"tax {method}", scope=ApiKey.Scope.FULL)[1]
-    response = getattr(client, method)(
-        path, json.dumps(body), content_type="application/json", headers={"X-API-KEY": key}
-    )
-    return response.status_code, response.json()
 
 
 def test_the_create_page_stores_a_vat_number_compact_and_the_page_shows_it(
@@ -92,7 +80,7 @@ def test_the_edit_page_changes_the_tax_details(admin_client: Client) -> None:
 
 
 def test_the_api_creates_and_patches_only_what_it_is_sent(client: Client) -> None:
-    status, created = api(
+    status, created = api_send(
         client,
         "post",
         "/api/v1/customers",
@@ -105,7 +93,7 @@ def test_the_api_creates_and_patches_only_what_it_is_sent(client: Client) -> Non
         "taxable",
     )
 
-    status, patched = api(
+    status, patched = api_send(
         client, "patch", f"/api/v1/customers/{created['id']}", {"tax_status": "reverse_charge"}
     )
 
@@ -129,7 +117,7 @@ def test_the_api_creates_and_patches_only_what_it_is_sent(client: Client) -> Non
 def test_the_api_names_the_field_of_a_broken_tax_rule(
     client: Client, body: dict[str, str], field: str
 ) -> None:
-    status, answer = api(
+    status, answer = api_send(
         client, "post", "/api/v1/customers", {"name": "Acme", "customer_id": "acme", **body}
     )
 
