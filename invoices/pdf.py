@@ -12,8 +12,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.contrib.staticfiles import finders
-from django.contrib.staticfiles.storage import staticfiles_storage
 from django.template.loader import render_to_string
 from weasyprint import CSS, HTML
 from weasyprint.text.fonts import FontConfiguration
@@ -21,7 +19,7 @@ from weasyprint.urls import FatalURLFetchingError, URLFetcher, URLFetcherRespons
 
 from invoices import models
 from invoices.builder import Invoice
-from invoices.pdf_fonts import FONTS_DIR, decompressed_font, font_faces_css
+from invoices.pdf_fonts import FONTS_DIR, decompressed_font, font_faces_css, static_file
 from invoices.selectors import StoredContent, stored_content
 
 # URLs in the PDF template resolve against this origin, which the fetcher
@@ -40,19 +38,12 @@ class StaticOnlyFetcher(URLFetcher):
         if parts.netloc != STATIC_ORIGIN or not parts.path.startswith(prefix):
             raise PermissionError(f"PDF rendering may not fetch {url!r}")
         name = parts.path.removeprefix(prefix)
-        found = finders.find(name)
-        if not found and staticfiles_storage.exists(name):
-            # In production {% static %} names the collected copy with its
-            # content hash (whitenoise's manifest storage), found only there.
-            found = staticfiles_storage.path(name)
-        if not found or isinstance(found, list):
-            raise FileNotFoundError(f"no static file {parts.path!r}")
+        found = static_file(name)
         if name.startswith(f"{FONTS_DIR}/") and name.endswith(".woff2"):
-            body = decompressed_font(found)
+            body = decompressed_font(str(found))
         else:
-            with open(found, "rb") as handle:
-                body = handle.read()
-        mime = "text/css" if found.endswith(".css") else "application/octet-stream"
+            body = found.read_bytes()
+        mime = "text/css" if found.suffix == ".css" else "application/octet-stream"
         return URLFetcherResponse(url, body, {"Content-Type": mime})
 
 

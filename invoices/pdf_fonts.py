@@ -103,13 +103,20 @@ def decompressed_font(path: str) -> bytes:
     return out.getvalue()
 
 
-def fonts_css_path() -> Path:
-    found = finders.find(FONTS_CSS)
-    if not found and staticfiles_storage.exists(FONTS_CSS):
-        found = staticfiles_storage.path(FONTS_CSS)  # only collected, as the fetcher allows
+def static_file(name: str) -> Path:
+    """Where the static file `name` is: in the app's static folders, or only
+    collected (in production {% static %} names the collected copy with its
+    content hash, whitenoise's manifest storage). FileNotFoundError if none."""
+    found = finders.find(name)
+    if not found and staticfiles_storage.exists(name):
+        found = staticfiles_storage.path(name)
     if not found or isinstance(found, list):
-        raise FileNotFoundError(f"no static file {FONTS_CSS!r}")
+        raise FileNotFoundError(f"no static file {name!r}")
     return Path(found)
+
+
+def fonts_css_path() -> Path:
+    return static_file(FONTS_CSS)
 
 
 @cache

@@ -214,7 +214,7 @@ def test_a_pdf_that_cannot_be_rendered_is_a_logged_server_error(
 ) -> None:
     client = Client(raise_request_exception=False)
     client.force_login(admin_user)
-    monkeypatch.setattr("invoices.pdf.finders.find", lambda path: None)  # stylesheet gone
+    monkeypatch.setattr("invoices.pdf_fonts.finders.find", lambda path: None)  # stylesheet gone
 
     response = download(client, guide.customer)
 
